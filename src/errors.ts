@@ -49,7 +49,9 @@ export type SftErrorCode =
   | 'STORE_ENTRY_NOT_FOUND'
   | 'STORE_CORRUPT'
   // ZIP export.
-  | 'ZIP_FAILED';
+  | 'ZIP_FAILED'
+  | 'ZIP_PASSWORD_INVALID'
+  | 'ZIP_ENTRY_NAME_INVALID';
 
 /** An error with a stable code; the message is safe to show and to log. */
 export class SftError extends Error {
