@@ -1,0 +1,35 @@
+/**
+ * Checks and encodes the password of a WinZip AES archive so that 7-Zip can open it.
+ */
+import { SftError } from '../errors';
+
+/** Longest password that 7-Zip accepts for WinZip AES: kPasswordSizeMax in 7-Zip's Crypto/WzAes.h. */
+export const MAX_ZIP_PASSWORD_BYTES = 99;
+
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/**
+ * Returns the password's bytes, or throws `ZIP_PASSWORD_INVALID` when it is empty, longer
+ * than 99 characters or not printable ASCII. 7-Zip decodes a non-ASCII ZIP password in the
+ * system code page (ANSI on Windows) while WinZip uses UTF-8, so such a password would open
+ * the archive in one program and not in the other.
+ */
+export function encodeZipPassword(password: string): Buffer {
+  if (typeof password !== 'string' || password.length === 0) {
+    throw new SftError('ZIP_PASSWORD_INVALID', 'The ZIP password is empty. Choose a password of 1 to 99 printable ASCII characters.');
+  }
+  if (!PRINTABLE_ASCII.test(password)) {
+    throw new SftError(
+      'ZIP_PASSWORD_INVALID',
+      'The ZIP password contains a character outside printable ASCII (letters, digits, punctuation and space). ' +
+        '7-Zip reads such passwords in the system code page and might not open the archive; use printable ASCII only.',
+    );
+  }
+  if (password.length > MAX_ZIP_PASSWORD_BYTES) {
+    throw new SftError(
+      'ZIP_PASSWORD_INVALID',
+      `The ZIP password is ${password.length} characters long; 7-Zip accepts at most ${MAX_ZIP_PASSWORD_BYTES}. Choose a shorter password.`,
+    );
+  }
+  return Buffer.from(password, 'latin1');
+}
