@@ -142,7 +142,7 @@ function checkRawLength(value: string): void {
 }
 
 function invalidName(value: string, reason: string): SftError {
-  return new SftError('NAME_INVALID', `Invalid name "${escapeForLog(value, 200)}": ${reason}. Send a relative name without "..".`);
+  return new SftError('NAME_INVALID', `Invalid name "${escapeForLog(value, 200)}": ${reason}. Names must be relative paths inside the sent folder.`);
 }
 
 function rejectAbsolute(raw: string, cleaned: string): void {
