@@ -146,7 +146,8 @@ export class Accounts {
 
   /**
    * Checks a password. Returns false for a wrong password, an unknown or invalid username
-   * and an invalid password, and never throws for those.
+   * and an invalid password, and never throws for those; throws `STORE_CORRUPT` when the
+   * accounts file is damaged.
    *
    * An unknown user costs one scrypt run with the default parameters against a random
    * salt, and the hashes are compared with `timingSafeEqual`, so the time taken does not
