@@ -1,0 +1,52 @@
+/**
+ * Command-line plumbing shared by every `sft` command: the streams a command uses,
+ * option parsing with usage errors, and exit statuses.
+ */
+import { parseArgs, ParseArgsConfig } from 'node:util';
+import { Readable, Writable } from 'node:stream';
+import { SftError } from '../errors';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+/** The process's streams and environment, injectable so tests can run commands in-process. */
+export interface CliIo {
+  stdin: Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export function processIo(): CliIo {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+}
+
+/** One `sft` command: its usage text and its body, which returns an exit status. */
+export interface Command {
+  usage: string;
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parses `argv` strictly; unknown options and missing values become SftError('USAGE'). */
+export function parseOptions<T extends Options>(argv: string[], options: T, usage: string) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new SftError('USAGE', `${(error as Error).message.split('\n')[0]}. Usage: ${usage}`);
+  }
+}
+
+/** Throws a usage error unless exactly `count` positional arguments were given. */
+export function expectPositionals(positionals: string[], count: number, what: string, usage: string): void {
+  if (positionals.length !== count) {
+    const got = positionals.length === 0 ? 'none' : positionals.map((p) => `"${p}"`).join(' ');
+    throw new SftError('USAGE', `Expected ${what}, got ${got}. Usage: ${usage}`);
+  }
+}
+
+export function writeLine(stream: Writable, line: string): void {
+  stream.write(`${line}\n`);
+}
