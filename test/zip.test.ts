@@ -32,7 +32,7 @@ interface SevenZipResult {
   stdoutSha256?: string;
 }
 
-/** Runs 7-Zip; with `hashStdout` the (possibly huge) stdout is hashed instead of kept. */
+/** Runs 7-Zip. With `hashStdout` the stdout, which may be gigabytes, is hashed instead of kept. */
 function run7z(args: string[], options: { hashStdout?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<SevenZipResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(SEVEN_ZIP as string, args, { env: { ...process.env, ...options.env } });
@@ -59,7 +59,7 @@ function sha256(bytes: Uint8Array): string {
   return crypto.createHash('sha256').update(bytes).digest('hex');
 }
 
-/** A source that emits `bytes` in the given repeating chunk sizes, to cross batch and block edges. */
+/** Returns a source that emits `bytes` in the given repeating chunk sizes, to cross batch and block edges. */
 function chunkedSource(bytes: Buffer, chunkSizes: number[] = [1, 7, 4093, 65536, 300_001]): Readable {
   function* chunks(): Generator<Buffer> {
     let offset = 0;
@@ -402,7 +402,7 @@ describe('ZIP64', () => {
   /** Free space the large test needs: the 4 GiB archive plus a margin. */
   const LARGE_TEST_FREE_BYTES = 6 * 1024 * MIB;
 
-  // About 30-45 s on 2 cores; SFT_TEST_LARGE=0 turns it off.
+  // Takes 30-45 s on 2 AMD EPYC cores with 7-Zip 26.02. SFT_TEST_LARGE=0 turns it off.
   test('entry over 4 GiB extracts in 7z', { timeout: 10 * 60_000 }, async (t) => {
     if (process.env.SFT_TEST_LARGE === '0') {
       t.skip('SFT_TEST_LARGE=0');

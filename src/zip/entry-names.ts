@@ -1,5 +1,5 @@
 /**
- * Checks ZIP entry names. Callers make names safe for the file systems they care about; this
+ * Checks ZIP entry names. Callers make names safe for the file systems they care about. This
  * module rejects the names that would escape the extraction folder, collide with each other
  * or not survive encoding.
  */
@@ -8,7 +8,7 @@ import { MAX_NAME_BYTES } from './records';
 
 // C0 control characters, including NUL, and DEL.
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
-// Matches only unpaired surrogates in a `u` regular expression; UTF-8 cannot encode them.
+// In a `u` regular expression this matches only unpaired surrogates, which UTF-8 cannot encode.
 const LONE_SURROGATE = /\p{Cs}/u;
 const DRIVE_LETTER = /^[A-Za-z]:/;
 
@@ -24,7 +24,7 @@ export function encodeEntryName(name: string): Buffer {
     throw invalidName(name, 'it contains an unpaired UTF-16 surrogate, which UTF-8 cannot encode');
   }
   if (name.includes('\\')) {
-    throw invalidName(name, 'it contains "\\"; ZIP separates folders with "/" only');
+    throw invalidName(name, 'it contains "\\", and ZIP separates folders with "/" only');
   }
   if (name.startsWith('/') || DRIVE_LETTER.test(name)) {
     throw invalidName(name, 'it is an absolute path');
@@ -77,7 +77,7 @@ export class EntryNameSet {
   }
 }
 
-/** Longest part of a name that an error message quotes. */
+/** Maximum number of characters of a name that an error message quotes. */
 const MAX_QUOTED_NAME_CHARACTERS = 200;
 
 function invalidName(name: unknown, reason: string): SftError {

@@ -3,7 +3,7 @@
  */
 import { SftError } from '../errors';
 
-/** Longest password that 7-Zip accepts for WinZip AES: kPasswordSizeMax in 7-Zip's Crypto/WzAes.h. */
+/** Maximum password length that 7-Zip accepts for WinZip AES (kPasswordSizeMax in 7-Zip's Crypto/WzAes.h). */
 export const MAX_ZIP_PASSWORD_BYTES = 99;
 
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;

@@ -4,7 +4,7 @@
  * WinZip's "AES Encryption Information" for the 0x9901 extra field.
  *
  * Every entry is streamed, so its local header carries a ZIP64 extra field with zero sizes
- * and 0xFFFFFFFF in the 32-bit size fields, and its data descriptor holds 8-byte sizes. A
+ * and 0xFFFFFFFF in the 32-bit size fields, and its data descriptor has 8-byte sizes. A
  * reader (7-Zip among them) decides the descriptor's size from that local ZIP64 field, so the
  * two always go together. The central directory and the end records use ZIP64 only for the
  * values that do not fit in their 16- or 32-bit fields.
@@ -24,7 +24,7 @@ const ZIP64_END_OF_CENTRAL_DIRECTORY_BYTES = 56;
 const ZIP64_END_OF_CENTRAL_DIRECTORY_LOCATOR_BYTES = 20;
 const END_OF_CENTRAL_DIRECTORY_BYTES = 22;
 
-/** 5.1: WinZip AES, as 7-Zip writes it; it is above 4.5, the version that ZIP64 needs. */
+/** 5.1: WinZip AES, as 7-Zip 26.02 writes it. This is above 4.5, the version that ZIP64 needs. */
 const VERSION_NEEDED_AES = 51;
 /** 4.5: ZIP64 end records. */
 const VERSION_NEEDED_ZIP64 = 45;
@@ -52,10 +52,10 @@ const UINT16_MAX = 0xffff;
 const UINT32_MAX = 0xffff_ffff;
 const INT32_MAX = 0x7fff_ffff;
 
-/** Longest entry name in bytes; the name length field is 16 bits. */
+/** Maximum entry name length in bytes, because the name length field is 16 bits. */
 export const MAX_NAME_BYTES = UINT16_MAX;
 
-/** What the central directory needs to know about one written entry. */
+/** Facts about one written entry that its central directory header records. */
 export interface EntryRecord {
   nameBytes: Buffer;
   mtime: Date;
@@ -68,7 +68,7 @@ export interface EntryRecord {
 
 /** Builds the local file header that starts an entry whose sizes follow in its data descriptor. */
 export function localFileHeader(nameBytes: Buffer, mtime: Date): Buffer {
-  // Sizes are unknown while streaming; the data descriptor carries them.
+  // Sizes are unknown while streaming, so the data descriptor carries them.
   const zip64 = extraField(ZIP64_EXTRA_ID, Buffer.alloc(16));
   const extra = Buffer.concat([zip64, extendedTimestampExtra(mtime), winZipAesExtra()]);
   const { dosTime, dosDate } = toDosDateTime(mtime);
@@ -100,7 +100,7 @@ export function dataDescriptor(compressedSize: number, uncompressedSize: number)
 
 /** Builds one central directory header, with a ZIP64 extra field only for values over 32 bits. */
 export function centralDirectoryHeader(record: EntryRecord): Buffer {
-  // APPNOTE 4.5.3: the ZIP64 field holds exactly the values whose 32-bit field is 0xFFFFFFFF, in this order.
+  // APPNOTE 4.5.3: the ZIP64 field contains exactly the values whose 32-bit field is 0xFFFFFFFF, in this order.
   const zip64Values: number[] = [];
   const uncompressedField = fitOrMark(record.uncompressedSize, UINT32_MAX, zip64Values);
   const compressedField = fitOrMark(record.compressedSize, UINT32_MAX, zip64Values);

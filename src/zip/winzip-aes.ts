@@ -11,6 +11,7 @@
  * HMAC-SHA1 over the ciphertext.
  */
 import { createCipheriv, createHmac, pbkdf2, randomBytes, type Cipher, type Hmac } from 'node:crypto';
+import { endianness } from 'node:os';
 import { promisify } from 'node:util';
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -30,10 +31,12 @@ const AES_KEY_BYTES = 32;
 const HMAC_KEY_BYTES = 32;
 const AES_BLOCK_BYTES = 16;
 
-/** Plaintext bytes encrypted per aes-256-ecb call; a multiple of the AES block size. */
+/** Plaintext bytes encrypted per aes-256-ecb call, a multiple of the AES block size. */
 const BATCH_BYTES = 256 * 1024;
 
+const WORDS_PER_BLOCK = AES_BLOCK_BYTES / 4;
 const TWO_POW_32 = 0x1_0000_0000;
+const HOST_IS_LITTLE_ENDIAN = endianness() === 'LE';
 
 /** Keys derived from a password and a salt. */
 export interface WinZipAesKeys {
@@ -67,7 +70,7 @@ export async function deriveWinZipAesKeys(password: Buffer, salt: Buffer): Promi
  *   const out = [encryptor.header, ...encryptor.update(data), ...encryptor.final()];
  */
 export class WinZipAesEncryptor {
-  /** Salt followed by the password verifier; this goes before the ciphertext. */
+  /** Salt followed by the password verifier, written before the ciphertext. */
   readonly header: Buffer;
 
   private readonly ecb: Cipher;
@@ -75,12 +78,13 @@ export class WinZipAesEncryptor {
   private readonly pending = Buffer.alloc(BATCH_BYTES);
   private pendingLength = 0;
   private readonly counterBlocks = Buffer.alloc(BATCH_BYTES);
+  private readonly counterWords = new Uint32Array(this.counterBlocks.buffer, this.counterBlocks.byteOffset, BATCH_BYTES / 4);
   private nextBlockNumber: number;
   private finished = false;
 
   /**
-   * Creates an encryptor with a random salt. `firstBlockNumber` exists for tests of the
-   * counter; WinZip AES always starts at 1.
+   * Creates an encryptor with a random salt. Only tests of the counter pass
+   * `firstBlockNumber`, since WinZip AES always starts at 1.
    */
   static async create(password: Buffer, firstBlockNumber = 1): Promise<WinZipAesEncryptor> {
     const salt = randomBytes(SALT_BYTES);
@@ -154,23 +158,35 @@ export class WinZipAesEncryptor {
 
   /** Writes the little-endian block numbers of the next `blockCount` blocks. */
   private writeCounterBlocks(blockCount: number): void {
-    const blocks = this.counterBlocks;
-    let blockNumber = this.nextBlockNumber;
-
-    for (let i = 0; i < blockCount; i++) {
-      const low = blockNumber >>> 0;
-      const high = Math.floor(blockNumber / TWO_POW_32);
-      const at = i * AES_BLOCK_BYTES;
-      blocks.writeUInt32LE(low, at);
-      blocks.writeUInt32LE(high, at + 4);
-      blockNumber++;
-    }
-
-    // The upper 8 bytes of each counter block were zeroed at allocation and never change.
-    if (!Number.isSafeInteger(blockNumber)) {
+    const firstBlockNumber = this.nextBlockNumber;
+    const endBlockNumber = firstBlockNumber + blockCount;
+    if (!Number.isSafeInteger(endBlockNumber)) {
       throw new Error('WinZip AES block number passed 2^53; the entry is too large');
     }
-    this.nextBlockNumber = blockNumber;
+
+    // Word writes into the aligned buffer store little-endian only on a little-endian host.
+    // The upper 8 bytes of each counter block were zeroed at allocation and never change.
+    if (HOST_IS_LITTLE_ENDIAN) {
+      const words = this.counterWords;
+      let low = firstBlockNumber % TWO_POW_32;
+      let high = Math.floor(firstBlockNumber / TWO_POW_32);
+      for (let at = 0; at < blockCount * WORDS_PER_BLOCK; at += WORDS_PER_BLOCK) {
+        words[at] = low;
+        words[at + 1] = high;
+        low++;
+        if (low === TWO_POW_32) {
+          low = 0;
+          high++;
+        }
+      }
+    } else {
+      for (let i = 0; i < blockCount; i++) {
+        const blockNumber = firstBlockNumber + i;
+        this.counterBlocks.writeUInt32LE(blockNumber % TWO_POW_32, i * AES_BLOCK_BYTES);
+        this.counterBlocks.writeUInt32LE(Math.floor(blockNumber / TWO_POW_32), i * AES_BLOCK_BYTES + 4);
+      }
+    }
+    this.nextBlockNumber = endBlockNumber;
   }
 
   private assertNotFinished(): void {
@@ -180,7 +196,7 @@ export class WinZipAesEncryptor {
   }
 }
 
-/** XORs the first `length` bytes of `source` into `target`; `length` is a multiple of 4. */
+/** XORs the first `length` bytes of `source` into `target`. `length` is a multiple of 4. */
 function xorInto(target: Buffer, source: Buffer, length: number): void {
   if (target.byteOffset % 4 !== 0 || source.byteOffset % 4 !== 0) {
     for (let i = 0; i < length; i++) {

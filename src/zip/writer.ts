@@ -1,8 +1,8 @@
 /**
  * Streaming writer of a ZIP archive whose entries are encrypted with WinZip AES-256 (AE-2)
  * and stored without compression. Memory use does not grow with entry sizes: data passes
- * through in batches of 256 KiB, and only the central directory (about 100 bytes per
- * entry plus its name) is kept until the end.
+ * through in batches of 256 KiB. Only a small record per entry (name, sizes, offset, time)
+ * is kept until the central directory is written at the end.
  */
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -46,12 +46,14 @@ const CENTRAL_DIRECTORY_CHUNK_BYTES = 64 * 1024;
  * Writes an encrypted ZIP of `entries` to `output` and ends `output`. Entries are read one
  * after the other, each source to its end. Resolves when `output` has finished.
  *
- * Rejects with `ZIP_PASSWORD_INVALID` before writing anything when the password cannot be
- * used (see `encodeZipPassword`), with `ZIP_ENTRY_NAME_INVALID` for a bad or repeated name,
- * with the source's own `SftError` or `ZIP_FAILED` when a source fails, and with
- * `DISK_FULL` or `IO_FAILED` when `output` fails. On any failure `output` is destroyed and
- * holds an incomplete archive; the source being read is destroyed too, while sources of
- * entries not yet reached are left to the caller.
+ * Errors (all `SftError`):
+ * - `ZIP_PASSWORD_INVALID` before anything is written, see `encodeZipPassword`;
+ * - `ZIP_ENTRY_NAME_INVALID` for an invalid, repeated or conflicting name;
+ * - the source's own `SftError`, or `ZIP_FAILED`, when a source fails;
+ * - `DISK_FULL` or `IO_FAILED` when `output` fails.
+ *
+ * On any failure `output` is destroyed with an incomplete archive in it. The source being
+ * read is destroyed too, and sources of entries not yet reached are left to the caller.
  *
  * @example
  *   await writeEncryptedZip(fs.createWriteStream('out.zip'),

@@ -54,7 +54,7 @@ export async function writeEncryptedZipFile(outPath: string, entries: ZipEntries
   }
 }
 
-/** Flushes the folder entry of a rename; Windows cannot open a folder for this and needs no such step. */
+/** Flushes the folder entry of a rename. Windows cannot open a folder for this and needs no such step. */
 async function syncFolder(folder: string): Promise<void> {
   if (process.platform === 'win32') {
     return;
