@@ -139,14 +139,14 @@ export class Accounts {
   /** Lists the accounts, sorted by username. */
   async list(): Promise<AccountSummary[]> {
     const file = await this.readFile();
-    return file.accounts
-      .map((account) => ({ username: account.username, createdAt: account.createdAt }))
-      .sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
+    const summaries = file.accounts.map((account) => ({ username: account.username, createdAt: account.createdAt }));
+    // Usernames are ASCII and unique, so code unit order is enough.
+    return summaries.sort((a, b) => (a.username < b.username ? -1 : 1));
   }
 
   /**
    * Checks a password. Returns false for a wrong password, an unknown or invalid username
-   * and an invalid password, and never throws for those; throws `STORE_CORRUPT` when the
+   * and an invalid password, and never throws for those. Throws `STORE_CORRUPT` when the
    * accounts file is damaged.
    *
    * An unknown user costs one scrypt run with the default parameters against a random

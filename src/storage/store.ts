@@ -10,9 +10,9 @@
  *   partial/KEY.json    its state (see `upload.ts`)
  *
  * The sidecars are the record of what the store holds. An upload is stored by writing its
- * sidecar, then renaming its partial file into `files/`; an entry is removed by renaming
- * its envelope to a temporary name first. So after a crash at any point, `open` finds
- * either a whole envelope with its sidecar or no envelope, and repairs the index to match.
+ * sidecar first and then renaming its partial file into `files/`. An entry is removed by
+ * renaming its envelope to a temporary name first. So after a crash at any point, `open`
+ * finds either a whole envelope with its sidecar or no envelope, and repairs the index.
  */
 
 import { createHash, randomBytes } from 'node:crypto';
@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 
 import { SftError } from '../errors';
-import { validateUsername } from './accounts';
+import { ACCOUNTS_FILE_NAME, validateUsername } from './accounts';
 import {
   PRIVATE_DIRECTORY_MODE,
   readBoundedFile,
@@ -61,12 +61,15 @@ export const LOCK_FILE_NAME = 'store.lock';
 export const FILES_FOLDER_NAME = 'files';
 export const PARTIAL_FOLDER_NAME = 'partial';
 
+/** Age after which a temporary file of accounts.json counts as a crash's leftover. */
+const ACCOUNTS_TEMP_FILE_MIN_AGE_MS = 60 * 1000;
+
 const ENVELOPE_SUFFIX = '.sft';
 const SIDECAR_SUFFIX = '.json';
 const PARTIAL_DATA_SUFFIX = '.part';
 const PARTIAL_STATE_SUFFIX = '.json';
 
-/** Where the store writes its log lines; a VS Code `LogOutputChannel` fits. */
+/** Destination of the store's log lines. A VS Code `LogOutputChannel` fits. */
 export interface StoreLogger {
   info(message: string): void;
   warn(message: string): void;
@@ -140,11 +143,12 @@ export class Store {
   }
 
   /**
-   * Opens the store in `dir`, creating it (mode 0700) if needed, and recovers from a crash:
-   * removes leftover temporary files, drops index entries whose envelope is missing, adds
-   * envelopes that have a sidecar but no index entry, and rebuilds a missing or damaged
-   * index. Partial uploads stay for resume. Throws `IO_FAILED` when another live process
-   * has the store open for writing.
+   * Opens the store in `dir`, creating it (mode 0700) if needed, and recovers from a crash.
+   *
+   * Recovery removes leftover temporary files and partial files without a state file. It
+   * drops index entries whose envelope is missing, adds envelopes that have a sidecar but
+   * no index entry, and rebuilds a missing or damaged index. Partial uploads stay for
+   * resume. Throws `IO_FAILED` when another live process has the store open for writing.
    */
   static async open(dir: string, options: StoreOptions = {}): Promise<Store> {
     validateOptions(options);
@@ -172,9 +176,7 @@ export class Store {
 
   /** Lists the entries, oldest first. Partial uploads never appear. */
   list(): StoreEntry[] {
-    return [...this.entries.values()]
-      .sort((a, b) => (a.receivedAt < b.receivedAt ? -1 : a.receivedAt > b.receivedAt ? 1 : a.id < b.id ? -1 : 1))
-      .map((entry) => ({ ...entry }));
+    return [...this.entries.values()].sort(compareEntries).map((entry) => ({ ...entry }));
   }
 
   /** Returns the entry with `id`; throws `STORE_ENTRY_NOT_FOUND`. */
@@ -217,12 +219,12 @@ export class Store {
   /**
    * Begins or resumes an upload. The raw names of the offer are made safe here.
    *
-   * - A partial upload of the same (username, transferId) with the same sizes is resumed
-   *   from its committed offset; its committed bytes are read once to restore the hash.
-   * - If that transfer already finished, the returned upload is complete: `committedOffset`
-   *   is the envelope size and `finish` returns the stored entry.
-   * - An upload of the same transfer that is still active here is closed first (a sender
-   *   that reconnects before its old connection timed out).
+   * - A partial upload of the same (username, transferId) with the same sizes resumes from
+   *   its committed offset. Its committed bytes are read once to restore the hash.
+   * - If that transfer already finished, the returned upload is complete, so
+   *   `committedOffset` is the envelope size and `finish` returns the stored entry.
+   * - An upload of the same transfer that is still active here is closed first. This
+   *   happens when a sender reconnects before its old connection timed out.
    *
    * Throws `NAME_INVALID`, `PROTOCOL_VIOLATION` (invalid transfer id or sizes),
    * `FILE_TOO_LARGE` and `DISK_FULL`.
@@ -605,12 +607,23 @@ export class Store {
 
   /** Removes temporary files that a crash left during an atomic write or a removal. */
   private async removeTemporaryFiles(): Promise<void> {
+    const now = Date.now();
     for (const folder of [this.dir, this.filesDir, this.partialDir]) {
       for (const name of await readFolder(folder)) {
-        if (name.endsWith(TEMP_SUFFIX)) {
-          await fs.rm(path.join(folder, name), { force: true });
-          this.logger.info(`Removed leftover temporary file ${path.join(folder, name)}.`);
+        if (!name.endsWith(TEMP_SUFFIX)) {
+          continue;
         }
+
+        // `sft account add` may be writing accounts.json from another process right now,
+        // so its temporary file must be old enough to be a leftover.
+        const file = path.join(folder, name);
+        const isAccountsFile = folder === this.dir && name.startsWith(ACCOUNTS_FILE_NAME + '.');
+        if (isAccountsFile && now - (await modifiedTime(file)) < ACCOUNTS_TEMP_FILE_MIN_AGE_MS) {
+          continue;
+        }
+
+        await fs.rm(file, { force: true });
+        this.logger.info(`Removed leftover temporary file ${file}.`);
       }
     }
   }
@@ -709,6 +722,17 @@ export class Store {
 /** Returns the name of the partial files of (username, transferId): hex, so no network text reaches a file name. */
 export function uploadKey(username: string, transferId: string): string {
   return createHash('sha256').update(JSON.stringify([username, transferId])).digest('hex').slice(0, 32);
+}
+
+/** Orders entries by time received, then by id. */
+function compareEntries(a: StoreEntry, b: StoreEntry): number {
+  if (a.receivedAt !== b.receivedAt) {
+    return a.receivedAt < b.receivedAt ? -1 : 1;
+  }
+  if (a.id === b.id) {
+    return 0;
+  }
+  return a.id < b.id ? -1 : 1;
 }
 
 function validateOptions(options: StoreOptions): void {

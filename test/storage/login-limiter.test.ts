@@ -5,7 +5,7 @@ import { addressKeyOf, DEFAULT_DELAYS_MS, LoginLimiter } from '../../src/storage
 
 const MINUTE = 60 * 1000;
 
-/** A clock the test moves by hand. */
+/** Returns a clock that the test moves by hand. */
 function manualClock(startMs = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
   let current = startMs;
   return {

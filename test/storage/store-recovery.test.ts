@@ -91,6 +91,14 @@ describe('Store recovery on open', () => {
     for (const file of leftovers) {
       await fs.writeFile(file, 'half-written');
     }
+    // A temporary accounts file must be a minute old: another process may be writing it.
+    const fresh = path.join(dir, 'accounts.json.0a1b2c3d4e5f.tmp');
+    await fs.writeFile(fresh, 'being written');
+    const stale = path.join(dir, 'accounts.json.0b1b2c3d4e5f.tmp');
+    await fs.writeFile(stale, 'left by a crash');
+    const old = new Date(Date.now() - 2 * 60 * 1000);
+    await fs.utimes(stale, old, old);
+    leftovers.push(stale);
 
     const logger = recordingLogger();
     const store = await Store.open(dir, { minFreeBytes: 0, logger });
@@ -98,7 +106,8 @@ describe('Store recovery on open', () => {
     for (const file of leftovers) {
       await assert.rejects(fs.stat(file), { code: 'ENOENT' }, file);
     }
-    assert.equal(logger.lines.filter((line) => line.includes('leftover temporary file')).length, 3);
+    assert.equal(logger.lines.filter((line) => line.includes('leftover temporary file')).length, 4);
+    await fs.stat(fresh);
     assert.equal(store.list().length, 2);
     await store.close();
   });

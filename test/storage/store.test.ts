@@ -29,7 +29,7 @@ function sha256(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** A logger that keeps its lines for assertions. */
+/** Returns a logger that keeps its lines for assertions. */
 function recordingLogger(): StoreLogger & { lines: string[] } {
   const lines: string[] = [];
   return {
