@@ -172,9 +172,10 @@ describe('Accounts', () => {
 
     const known = await median('alice');
     const unknown = await median('nobody');
-    // scrypt dominates both; without the stand-in hash an unknown user would take ~0 ms.
-    assert.ok(unknown > known * 0.5, `unknown ${unknown.toFixed(1)} ms vs known ${known.toFixed(1)} ms`);
-    assert.ok(unknown < known * 2, `unknown ${unknown.toFixed(1)} ms vs known ${known.toFixed(1)} ms`);
+    // scrypt dominates both, so without the stand-in hash an unknown user would take well
+    // under 1 ms. The wide bounds leave room for other test files loading the machine.
+    assert.ok(unknown > known * 0.3, `unknown ${unknown.toFixed(1)} ms vs known ${known.toFixed(1)} ms`);
+    assert.ok(unknown < known * 3, `unknown ${unknown.toFixed(1)} ms vs known ${known.toFixed(1)} ms`);
   });
 });
 
