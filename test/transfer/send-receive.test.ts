@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { decryptFile, parsePrivateKey } from '../../src/crypto';
+import { sendFiles } from '../../src/transfer/sender';
+import { PASSPHRASE, USER, sendOptions, sha256File, sharedKeys, startReceiver, tempDir, writeRandomFile } from './helpers';
+
+test('files and folder delivered and decrypt', async () => {
+  const target = await startReceiver();
+  const source = await tempDir('source');
+  try {
+    const expected = new Map<string, string>();
+    expected.set('single.bin', await writeRandomFile(path.join(source, 'single.bin'), 200_000, 1));
+    expected.set('empty.txt', await writeRandomFile(path.join(source, 'empty.txt'), 0, 2));
+    expected.set('folder/a.txt', await writeRandomFile(path.join(source, 'folder', 'a.txt'), 65_536, 3));
+    expected.set('folder/sub/b.bin', await writeRandomFile(path.join(source, 'folder', 'sub', 'b.bin'), 1_000_001, 4));
+
+    const result = await sendFiles(
+      await sendOptions(target.port, [path.join(source, 'single.bin'), path.join(source, 'empty.txt'), path.join(source, 'folder')]),
+    );
+    assert.equal(result.files.length, 4);
+    for (const file of result.files) {
+      assert.equal(file.status, 'delivered', file.file.relativePath);
+    }
+
+    const entries = target.store.list();
+    assert.equal(entries.length, 4);
+    const byPath = new Map(entries.map((entry) => [entry.relativePath || entry.displayName, entry]));
+    assert.deepEqual([...byPath.keys()].sort(), [...expected.keys()].sort());
+
+    const keys = await sharedKeys();
+    const privateKey = parsePrivateKey(keys.envelopePrivateKeyPem, undefined);
+    const out = await tempDir('out');
+    for (const [relative, hash] of expected) {
+      const entry = byPath.get(relative);
+      assert.ok(entry, relative);
+      assert.equal(entry.senderUsername, USER);
+      assert.equal(entry.remoteAddress, '127.0.0.1');
+      const envelopePath = path.join(target.storeDir, 'files', `${entry.id}.sft`);
+      const plain = path.join(out, entry.id);
+      await decryptFile(envelopePath, plain, { passphrase: PASSPHRASE, privateKeys: [privateKey] });
+      assert.equal(await sha256File(plain), hash, relative);
+      assert.equal(await sha256File(envelopePath), entry.sha256);
+    }
+    await fs.rm(out, { recursive: true, force: true });
+  } finally {
+    await target.stop();
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
