@@ -95,6 +95,11 @@ export class ReceiverSession {
     private readonly host: SessionHost,
   ) {}
 
+  /** False once the peer closed or the connection failed, even while queued frames are still being stored. */
+  get peerConnected(): boolean {
+    return this.channel.error === undefined;
+  }
+
   /** The transfer in progress, if any. */
   get currentTransferId(): string | undefined {
     return this.transfer?.offer.transferId;
@@ -351,7 +356,9 @@ export class ReceiverSession {
 
     if (upload.committedOffset > transfer.lastCommittedSent) {
       transfer.lastCommittedSent = upload.committedOffset;
-      await this.channel.send({ type: 'committed', transferId: transfer.offer.transferId, offset: upload.committedOffset });
+      // After the peer is gone the frames it sent are still stored, so a failed send of this
+      // acknowledgement is not an error; the next read reports the closed connection.
+      await this.channel.send({ type: 'committed', transferId: transfer.offer.transferId, offset: upload.committedOffset }).catch(() => undefined);
     }
 
     const now = Date.now();

@@ -34,6 +34,8 @@ export const DEFAULT_PARTIAL_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000;
 export const PARTIAL_CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
 /** How long a graceful stop waits for files in progress before it closes their connections. */
 export const DEFAULT_GRACEFUL_STOP_MS = 10_000;
+/** How long a new connection waits for an old one to store the frames it already received of the same transfer. */
+const TAKEOVER_DRAIN_MS = 10_000;
 /** Minimum time between two log lines about connections rejected by a limit. */
 const LIMIT_LOG_INTERVAL_MS = 10_000;
 
@@ -145,7 +147,7 @@ export class Receiver extends EventEmitter {
   private listenHost = '127.0.0.1';
   private readonly connections = new Map<string, ConnectionRecord>();
   private readonly unauthenticatedByAddress = new Map<string, number>();
-  private readonly transfers = new Map<string, ReceiverSession>();
+  private readonly transfers = new Map<string, { session: ReceiverSession; released: Promise<void>; release: () => void }>();
   private nextConnectionNumber = 1;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private lastLimitLogAt = 0;
@@ -377,16 +379,29 @@ export class Receiver extends EventEmitter {
       async claimTransfer(session, username, transferId) {
         const key = `${username}\u0000${transferId}`;
         const previous = receiver.transfers.get(key);
-        if (previous !== undefined && previous !== session) {
-          // A half-open connection of the same sender: close it, and the store closes its upload.
-          previous.abort(`transfer ${transferId} resumed on connection ${session.id}`);
+        if (previous !== undefined && previous.session !== session) {
+          // The sender reconnected while its old connection still holds the upload. An old
+          // connection whose peer is gone may still be writing frames it received, so it gets
+          // a moment to finish; one that still looks open (half-open TCP) is closed at once.
+          if (previous.session.peerConnected) {
+            previous.session.abort(`transfer ${transferId} resumed on connection ${session.id}`);
+          }
+          const released = await Promise.race([previous.released.then(() => true), delay(TAKEOVER_DRAIN_MS).then(() => false)]);
+          if (!released) {
+            previous.session.abort(`transfer ${transferId} resumed on connection ${session.id}`);
+            await previous.released;
+          }
         }
-        receiver.transfers.set(key, session);
+        let release: () => void = () => undefined;
+        const released = new Promise<void>((resolve) => (release = resolve));
+        receiver.transfers.set(key, { session, released, release });
       },
       releaseTransfer(session, username, transferId) {
         const key = `${username}\u0000${transferId}`;
-        if (receiver.transfers.get(key) === session) {
+        const current = receiver.transfers.get(key);
+        if (current?.session === session) {
           receiver.transfers.delete(key);
+          current.release();
         }
       },
       emit(event, info) {
@@ -430,6 +445,10 @@ export class Receiver extends EventEmitter {
       this.logger.error(`Could not remove expired partial uploads: ${(error as Error).message}`);
     }
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 function connectionKey(socket: net.Socket): string {

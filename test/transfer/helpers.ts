@@ -152,8 +152,8 @@ export async function sha256File(file: string): Promise<string> {
 
 /**
  * A TCP proxy on 127.0.0.1 in front of `targetPort`. It counts the bytes it forwards from
- * sender to receiver; with `cutAfterBytes`, the first connection is closed in both
- * directions once that many sender bytes went through.
+ * sender to receiver; with `cutAfterBytes`, the first connection is cut once that many
+ * sender bytes went through.
  */
 export class CuttingProxy {
   forwardedToReceiver = 0;
@@ -186,20 +186,23 @@ export class CuttingProxy {
     this.sockets.add(client);
     this.sockets.add(upstream);
     let sentOnThisConnection = 0;
-    const closeBoth = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
+    let cut = false;
     client.on('data', (chunk: Buffer) => {
+      if (cut) {
+        return;
+      }
       if (this.cutAfterBytes !== undefined) {
         const room = this.cutAfterBytes - sentOnThisConnection;
         if (chunk.length >= room) {
+          // The receiver gets exactly the first cutAfterBytes bytes and then a clean end of
+          // stream; the sender sees its connection drop at once.
           const head = chunk.subarray(0, Math.max(0, room));
           upstream.write(head);
           this.forwardedToReceiver += head.length;
           this.cutAfterBytes = undefined;
           this.cuts++;
-          upstream.end(() => closeBoth());
+          cut = true;
+          upstream.end();
           client.destroy();
           return;
         }
@@ -208,8 +211,16 @@ export class CuttingProxy {
       this.forwardedToReceiver += chunk.length;
       upstream.write(chunk);
     });
-    upstream.on('data', (chunk: Buffer) => client.write(chunk));
-    client.on('close', () => upstream.destroy());
+    upstream.on('data', (chunk: Buffer) => {
+      if (!cut) {
+        client.write(chunk);
+      }
+    });
+    client.on('close', () => {
+      if (!cut) {
+        upstream.destroy();
+      }
+    });
     upstream.on('close', () => client.destroy());
     client.on('error', () => undefined);
     upstream.on('error', () => undefined);

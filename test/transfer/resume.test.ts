@@ -1,0 +1,118 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { decryptFile, parsePrivateKey } from '../../src/crypto';
+import { isSftError } from '../../src/errors';
+import { TransferInfo } from '../../src/transfer/receiver';
+import { SendProgress, sendFiles } from '../../src/transfer/sender';
+import { CuttingProxy, PASSPHRASE, sendOptions, sha256File, sharedKeys, startReceiver, tempDir, writeRandomFile } from './helpers';
+
+const CHECKPOINT_BYTES = 256 * 1024;
+/** TLS records and frame headers add a little to the envelope bytes; this bounds it generously. */
+const OVERHEAD_BYTES = 64 * 1024;
+
+for (const cutAt of [3_000, 1_500_000, 3_333_333]) {
+  test(`resume after cut at ${cutAt} bytes`, async () => {
+    const target = await startReceiver({ checkpointIntervalBytes: CHECKPOINT_BYTES });
+    const proxy = await CuttingProxy.start(target.port, cutAt);
+    const source = await tempDir('source');
+    try {
+      const file = path.join(source, 'big.bin');
+      const original = await writeRandomFile(file, 4_000_000, 7);
+
+      const starts: TransferInfo[] = [];
+      target.receiver.on('transfer-start', (info) => starts.push(info));
+      const events: SendProgress[] = [];
+      const result = await sendFiles(await sendOptions(proxy.port, [file], { onProgress: (event) => events.push(event) }));
+
+      assert.equal(result.files.length, 1);
+      const delivered = result.files[0];
+      assert.equal(delivered.status, 'delivered');
+      assert.equal(proxy.cuts, 1);
+      assert.equal(proxy.connections, 2);
+      assert.ok(events.some((event) => event.type === 'retry'), 'the sender retried');
+
+      const envelopeSize = delivered.status === 'delivered' ? delivered.envelopeSize : 0;
+      const resumedAt = starts.length === 2 ? starts[1].received : 0;
+      if (cutAt > OVERHEAD_BYTES) {
+        assert.equal(starts.length, 2, 'the upload started twice');
+        assert.equal(starts[0].received, 0);
+        // The receiver commits what arrived when the connection breaks, whole frames only.
+        assert.ok(resumedAt >= cutAt - OVERHEAD_BYTES - 2 * 256 * 1024, `resumed at ${resumedAt}`);
+        assert.ok(resumedAt <= cutAt, `resumed at ${resumedAt}`);
+      }
+      // Committed bytes are not sent again: the second connection carries only the rest.
+      const maxForwarded = cutAt + (envelopeSize - resumedAt) + OVERHEAD_BYTES;
+      assert.ok(proxy.forwardedToReceiver <= maxForwarded, `forwarded ${proxy.forwardedToReceiver}, at most ${maxForwarded}`);
+
+      const entries = target.store.list();
+      assert.equal(entries.length, 1);
+      const envelopePath = path.join(target.storeDir, 'files', `${entries[0].id}.sft`);
+      assert.equal(await sha256File(envelopePath), entries[0].sha256);
+      assert.equal(delivered.status === 'delivered' ? delivered.sha256 : '', entries[0].sha256);
+
+      const keys = await sharedKeys();
+      const plain = path.join(source, 'decrypted.bin');
+      await decryptFile(envelopePath, plain, { passphrase: PASSPHRASE, privateKeys: [parsePrivateKey(keys.envelopePrivateKeyPem, undefined)] });
+      assert.equal(await sha256File(plain), original);
+    } finally {
+      await proxy.stop();
+      await target.stop();
+      await fs.rm(source, { recursive: true, force: true });
+      await fs.rm(target.storeDir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('retries exhausted when receiver is down', async () => {
+  const target = await startReceiver();
+  const port = target.port;
+  await target.stop();
+  const source = await tempDir('source');
+  try {
+    await writeRandomFile(path.join(source, 'a.bin'), 10);
+    const events: SendProgress[] = [];
+    await assert.rejects(
+      sendFiles(await sendOptions(port, [path.join(source, 'a.bin')], { retry: { attempts: 2, baseDelayMs: 5 }, onProgress: (event) => events.push(event) })),
+      (error) => isSftError(error, 'CONNECTION_FAILED') && error.message.includes('Gave up after 2 retries'),
+    );
+    assert.equal(events.filter((event) => event.type === 'retry').length, 2);
+  } finally {
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
+
+test('cancelled send leaves unlisted resumable partial', async () => {
+  const target = await startReceiver({ checkpointIntervalBytes: CHECKPOINT_BYTES });
+  const source = await tempDir('source');
+  try {
+    const file = path.join(source, 'big.bin');
+    await writeRandomFile(file, 8_000_000, 9);
+    const controller = new AbortController();
+    const failed: TransferInfo[] = [];
+    target.receiver.on('transfer-failed', (info) => failed.push(info));
+    const options = await sendOptions(target.port, [file], {
+      signal: controller.signal,
+      onProgress: (event) => {
+        if (event.type === 'file-progress' && event.sent > 1_000_000) {
+          controller.abort();
+        }
+      },
+    });
+    await assert.rejects(sendFiles(options), (error) => isSftError(error, 'TRANSFER_CANCELLED'));
+    for (let i = 0; i < 50 && failed.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(failed.length, 1);
+    assert.ok(failed[0].received > 0, `kept ${failed[0].received} bytes`);
+    assert.equal(target.store.list().length, 0);
+    const partials = await fs.readdir(path.join(target.storeDir, 'partial'));
+    assert.equal(partials.filter((name) => name.endsWith('.part')).length, 1);
+  } finally {
+    await target.stop();
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
