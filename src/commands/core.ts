@@ -18,3 +18,49 @@ export function loadCrypto(): Promise<CryptoModule> {
 export function loadZip(): Promise<ZipModule> {
   return import('../zip');
 }
+
+export type StorageModule = typeof import('../storage/store');
+export type AccountsModule = typeof import('../storage/accounts');
+
+/** The receiver's store of received envelopes. */
+export function loadStorage(): Promise<StorageModule> {
+  return import('../storage/store');
+}
+
+/** The receiver's sender accounts. */
+export function loadAccounts(): Promise<AccountsModule> {
+  return import('../storage/accounts');
+}
+
+export type ReceiverModule = typeof import('../transfer/receiver');
+export type IdentityModule = typeof import('../transfer/identity');
+export type LinkModule = typeof import('../transfer/link');
+
+/** The TLS receiver. */
+export function loadReceiver(): Promise<ReceiverModule> {
+  return import('../transfer/receiver');
+}
+
+/** TLS identities and fingerprints. */
+export function loadIdentity(): Promise<IdentityModule> {
+  return import('../transfer/identity');
+}
+
+/** Receiver links and HOST:PORT parsing. */
+export function loadLink(): Promise<LinkModule> {
+  return import('../transfer/link');
+}
+
+export type SenderModule = typeof import('../transfer/sender');
+
+/** The sender: encrypts and uploads files and folders. */
+export function loadSender(): Promise<SenderModule> {
+  return import('../transfer/sender');
+}
+
+export type KnownReceiversModule = typeof import('../transfer/known-receivers');
+
+/** The known-receivers file that pins receiver fingerprints. */
+export function loadKnownReceivers(): Promise<KnownReceiversModule> {
+  return import('../transfer/known-receivers');
+}

@@ -136,7 +136,7 @@ export class ReceivedFilesProvider implements vscode.TreeDataProvider<ReceivedFi
     tooltip.appendMarkdown(`**${escapeMarkdown(entryLabel(entry))}**\n\n`);
     tooltip.appendMarkdown(`${vscode.l10n.t('Size')}: ${formatBytes(entry.plaintextSize)} (${entry.plaintextSize.toLocaleString()} B)  \n`);
     tooltip.appendMarkdown(`${vscode.l10n.t('Received')}: ${escapeMarkdown(formatTime(entry.receivedAt))}  \n`);
-    tooltip.appendMarkdown(`${vscode.l10n.t('Sender')}: ${escapeMarkdown(entry.senderUsername)} (${escapeMarkdown(entry.remoteAddress)})  \n`);
+    tooltip.appendMarkdown(`${vscode.l10n.t('Sender')}: ${escapeMarkdown(entry.senderUsername)} ${codeSpan(entry.remoteAddress)}  \n`);
     tooltip.appendMarkdown(`${vscode.l10n.t('SHA-256 of the envelope')}: \`${entry.sha256}\``);
     item.tooltip = tooltip;
     return item;
@@ -160,6 +160,11 @@ export class ReceivedFilesProvider implements vscode.TreeDataProvider<ReceivedFi
   dispose(): void {
     vscode.Disposable.from(...this.disposables).dispose();
   }
+}
+
+/** Shows text verbatim in a Markdown code span; backticks cannot occur in addresses, and are dropped if they do. */
+function codeSpan(text: string): string {
+  return `\`${text.replace(/`/g, '')}\``;
 }
 
 /** Escapes characters that Markdown would interpret in untrusted names. */
