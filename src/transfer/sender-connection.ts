@@ -29,6 +29,8 @@ export interface ConnectOptions {
   trust?: string;
   knownReceivers: KnownReceivers;
   confirmFingerprint?: ConfirmFingerprint;
+  /** Local address to connect from, for hosts with several addresses. */
+  localAddress?: string;
   connectTimeoutMs: number;
   replyTimeoutMs: number;
   software: string;
@@ -246,9 +248,12 @@ function connectTls(options: ConnectOptions): Promise<tls.TLSSocket> {
     return Promise.reject(new SftError('TRANSFER_CANCELLED', 'The transfer was cancelled.'));
   }
   return new Promise((resolve, reject) => {
+    // node:tls has no localAddress option, so the TCP socket is made first when one is set.
+    const tcp = options.localAddress === undefined ? undefined : net.connect({ host: options.host, port: options.port, localAddress: options.localAddress });
     const socket = tls.connect({
       host: options.host,
       port: options.port,
+      socket: tcp,
       minVersion: 'TLSv1.3',
       maxVersion: 'TLSv1.3',
       // The certificate is self-signed; the fingerprint check below replaces CA validation.

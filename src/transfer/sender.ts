@@ -74,6 +74,8 @@ export interface SendOptions {
   /** Cancels the send; the current file's partial stays resumable on the receiver but is never listed. */
   signal?: AbortSignal;
   retry?: { attempts?: number; baseDelayMs?: number };
+  /** Local address to connect from, for hosts with several addresses. */
+  localAddress?: string;
   timeouts?: Partial<SendTimeouts>;
   /** PBKDF2 iterations of the passphrase layer; only tests lower it. */
   iterations?: number;
@@ -254,6 +256,7 @@ class SendSession {
       trust: this.trust,
       knownReceivers: this.options.knownReceivers,
       confirmFingerprint: this.options.confirmFingerprint,
+      localAddress: this.options.localAddress,
       connectTimeoutMs: this.timeouts.connectMs,
       replyTimeoutMs: this.timeouts.replyMs,
       software: (this.options.software ?? 'sft').slice(0, 64),
