@@ -140,6 +140,7 @@ export class Downloader {
     }
     this.attempts.succeed(id);
 
+    onBusy(vscode.l10n.t('Choose where to save the ZIP…'));
     const target = await chooseTarget(entry);
     if (target === undefined) {
       payload.destroy();

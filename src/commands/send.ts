@@ -216,6 +216,9 @@ export class SendController {
     }
     switch (error.code) {
       case 'LOGIN_FAILED':
+        // The core's message names command-line options, which do not exist here.
+        panel.showError('password', vscode.l10n.t('Receiver {0} rejected the username or password.', summary.hostPort));
+        return;
       case 'LOGIN_LOCKED':
         panel.showError('password', error.message);
         return;
