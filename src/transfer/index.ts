@@ -17,3 +17,5 @@ export type { TlsIdentity } from './identity';
 export { createReceiverKeys, loadOrCreateReceiverKeys, loadReceiverPrivateKey } from './receiver-keys';
 export type { ReceiverKeys, StoredReceiverKeys } from './receiver-keys';
 export { PROTOCOL_VERSION } from './messages';
+export { exportEntryToZip, findEntry } from './export-entry';
+export type { ExportOptions, ExportResult } from './export-entry';

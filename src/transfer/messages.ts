@@ -98,8 +98,9 @@ export function parseSenderMessage(body: Buffer): SenderMessage {
       const offer: Offer = {
         type,
         transferId: fields.hex('transferId', TRANSFER_ID_HEX_CHARS),
-        name: fields.string('name', 1, MAX_NAME_CHARS),
-        path: fields.string('path', 1, MAX_PATH_CHARS),
+        // Empty names reach the store, which shows them under a placeholder name.
+        name: fields.string('name', 0, MAX_NAME_CHARS),
+        path: fields.string('path', 0, MAX_PATH_CHARS),
         size: fields.integer('size', 0, Number.MAX_SAFE_INTEGER),
         headerSize: fields.integer('headerSize', MIN_HEADER_SIZE, MAX_HEADER_SIZE),
         plaintextSize: fields.integer('plaintextSize', 0, Number.MAX_SAFE_INTEGER),
