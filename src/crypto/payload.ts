@@ -77,7 +77,9 @@ export function createSealStream(payloadKey: Buffer, startChunk = 0): Transform 
       while (queue.length > CHUNK_SIZE) {
         seal(queue.shift(CHUNK_SIZE), false, out);
       }
-      if (out.length > 0) this.push(out.length === 1 ? out[0] : Buffer.concat(out));
+      // Pushed one by one, not concatenated: a file sink writes them with one writev, and
+      // a fresh megabyte buffer per read would cost a copy and its page faults.
+      for (const piece of out) this.push(piece);
       callback();
     },
     flush(callback: TransformCallback) {
@@ -162,7 +164,7 @@ export function createOpenStream(payloadKey: Buffer, options: OpenStreamOptions)
         callback(error as Error);
         return;
       }
-      if (out.length > 0) this.push(out.length === 1 ? out[0] : Buffer.concat(out));
+      for (const plaintext of out) this.push(plaintext);
       callback();
     },
     flush(callback: TransformCallback) {
