@@ -10,9 +10,9 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 /**
  * Returns the password's bytes, or throws `ZIP_PASSWORD_INVALID` when it is empty, longer
- * than 99 characters or not printable ASCII. 7-Zip decodes a non-ASCII ZIP password in the
- * system code page (ANSI on Windows) while WinZip uses UTF-8, so such a password would open
- * the archive in one program and not in the other.
+ * than 99 characters or not printable ASCII. When extracting, 7-Zip converts the password
+ * to bytes in the system's ANSI code page (CP_ACP in its ZipHandler.cpp), so the bytes of a
+ * non-ASCII password, and with them the keys, depend on the machine that opens the archive.
  */
 export function encodeZipPassword(password: string): Buffer {
   if (typeof password !== 'string' || password.length === 0) {
