@@ -78,10 +78,20 @@ function toolPaths() {
   };
 }
 
+// Variables that an enclosing `npm run` passes to its script. A nested npm
+// would take them as its own settings: npm_config_user_agent still names the
+// outer Node version, and code-server's install script rejects anything but
+// Node 24 by reading it.
+const OUTER_NPM_VARIABLES = /^(npm_config_(user_agent|node_gyp|local_prefix|prefix|global_prefix|npm_version)|npm_execpath|npm_node_execpath|npm_command|npm_lifecycle_.*|npm_package_.*|INIT_CWD)$/i;
+
 /** Returns the environment that runs npm and node-gyp on Node 24 with its local headers. */
 function node24Environment(base = process.env) {
+  const clean = {};
+  for (const [name, value] of Object.entries(base)) {
+    if (!OUTER_NPM_VARIABLES.test(name)) clean[name] = value;
+  }
   return {
-    ...base,
+    ...clean,
     PATH: `${BIN_DIR}${path.delimiter}${base.PATH || ''}`,
     // Without this node-gyp downloads Node headers, which fails offline.
     npm_config_nodedir: NODE_HOME,
@@ -192,7 +202,7 @@ async function ensureNode24() {
   fs.mkdirSync(NODE_PREFIX, { recursive: true });
   await runLogged('node24', 'npm', [
     'install', '--prefix', NODE_PREFIX, '--no-audit', '--no-fund', `${NODE_PACKAGE}@${NODE_MAJOR}`,
-  ]);
+  ], { env: node24Environment() });
 
   const installed = nodeVersion(NODE_BIN);
   if (!installed || !installed.startsWith(`v${NODE_MAJOR}.`)) {
