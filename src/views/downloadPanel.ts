@@ -109,35 +109,35 @@ export class DownloadPanel implements vscode.Disposable {
 }
 
 function downloadBody(): string {
-  const t = (text: string) => escapeHtml(vscode.l10n.t(text));
+  const e = escapeHtml;
   return `
-<h1>${t('Download as a password-protected ZIP')}</h1>
+<h1>${e(vscode.l10n.t('Download as a password-protected ZIP'))}</h1>
 <dl class="facts">
-  <dt>${t('File')}</dt><dd id="entry-name" data-testid="entry-name"></dd>
-  <dt>${t('Size')}</dt><dd id="entry-size" data-testid="entry-size"></dd>
-  <dt>${t('Sender')}</dt><dd id="entry-sender" data-testid="entry-sender"></dd>
-  <dt>${t('Received')}</dt><dd id="entry-received" data-testid="entry-received"></dd>
+  <dt>${e(vscode.l10n.t('File'))}</dt><dd id="entry-name" data-testid="entry-name"></dd>
+  <dt>${e(vscode.l10n.t('Size'))}</dt><dd id="entry-size" data-testid="entry-size"></dd>
+  <dt>${e(vscode.l10n.t('Sender'))}</dt><dd id="entry-sender" data-testid="entry-sender"></dd>
+  <dt>${e(vscode.l10n.t('Received'))}</dt><dd id="entry-received" data-testid="entry-received"></dd>
 </dl>
 
 <vscode-form-group variant="vertical">
-  <vscode-label for="passphrase">${t('Sender\'s passphrase')}</vscode-label>
+  <vscode-label for="passphrase">${e(vscode.l10n.t('Sender\'s passphrase'))}</vscode-label>
   <vscode-textfield id="passphrase" data-testid="passphrase" name="passphrase" type="password" autocomplete="off"></vscode-textfield>
-  <vscode-form-helper>${t('The passphrase the sender chose when sending the file.')}</vscode-form-helper>
+  <vscode-form-helper>${e(vscode.l10n.t('The passphrase the sender chose when sending the file.'))}</vscode-form-helper>
   <div class="field-error" id="passphrase-error" data-testid="passphrase-error" role="alert"></div>
   <div class="field-error" id="attempts-left" data-testid="attempts-left" aria-live="polite"></div>
 </vscode-form-group>
 
-<vscode-checkbox id="use-passphrase" data-testid="use-passphrase">${t('Use the passphrase as the ZIP password')}</vscode-checkbox>
+<vscode-checkbox id="use-passphrase" data-testid="use-passphrase">${e(vscode.l10n.t('Use the passphrase as the ZIP password'))}</vscode-checkbox>
 
 <div id="zip-password-fields">
   <vscode-form-group variant="vertical">
-    <vscode-label for="zip-password">${t('ZIP password')}</vscode-label>
+    <vscode-label for="zip-password">${e(vscode.l10n.t('ZIP password'))}</vscode-label>
     <vscode-textfield id="zip-password" data-testid="zip-password" name="zip-password" type="password" autocomplete="off"></vscode-textfield>
-    <vscode-form-helper>${t('The ZIP is encrypted with AES-256; 7-Zip and most archive tools open it with this password.')}</vscode-form-helper>
+    <vscode-form-helper>${e(vscode.l10n.t('The ZIP is encrypted with AES-256; 7-Zip and most archive tools open it with this password.'))}</vscode-form-helper>
     <div class="field-error" id="zip-password-error" data-testid="zip-password-error" role="alert"></div>
   </vscode-form-group>
   <vscode-form-group variant="vertical">
-    <vscode-label for="zip-password-confirm">${t('ZIP password again')}</vscode-label>
+    <vscode-label for="zip-password-confirm">${e(vscode.l10n.t('ZIP password again'))}</vscode-label>
     <vscode-textfield id="zip-password-confirm" data-testid="zip-password-confirm" name="zip-password-confirm" type="password" autocomplete="off"></vscode-textfield>
     <div class="field-error" id="zip-password-confirm-error" data-testid="zip-password-confirm-error" role="alert"></div>
   </vscode-form-group>
@@ -146,8 +146,8 @@ function downloadBody(): string {
 <div class="alert" id="general-error" data-testid="general-error" role="alert"></div>
 
 <div class="buttons">
-  <vscode-button id="download-button" data-testid="download-button">${t('Choose Location and Download')}</vscode-button>
-  <vscode-button id="cancel-button" data-testid="cancel-button" secondary>${t('Cancel')}</vscode-button>
+  <vscode-button id="download-button" data-testid="download-button">${e(vscode.l10n.t('Choose Location and Download'))}</vscode-button>
+  <vscode-button id="cancel-button" data-testid="cancel-button" secondary>${e(vscode.l10n.t('Cancel'))}</vscode-button>
 </div>
 <div class="status" id="status" data-testid="status" hidden>
   <vscode-progress-ring></vscode-progress-ring><span id="status-text" data-testid="status-text"></span>

@@ -142,67 +142,67 @@ export class LoginPanel implements vscode.Disposable {
 }
 
 function loginBody(fileCount: number): string {
-  const t = (text: string, ...args: Array<string | number>) => escapeHtml(vscode.l10n.t(text, ...args));
-  const heading = fileCount === 1 ? t('Send 1 item securely') : t('Send {0} items securely', fileCount);
+  const e = escapeHtml;
+  const heading = fileCount === 1 ? e(vscode.l10n.t('Send 1 item securely')) : e(vscode.l10n.t('Send {0} items securely', fileCount));
   return `
 <h1 id="heading">${heading}</h1>
-<p class="lead">${t('Files are encrypted on this machine with your passphrase and the receiver\'s public key. The receiver stores them encrypted; downloading needs the passphrase.')}</p>
+<p class="lead">${e(vscode.l10n.t('Files are encrypted on this machine with your passphrase and the receiver\'s public key. The receiver stores them encrypted; downloading needs the passphrase.'))}</p>
 <ul class="files" id="file-list" data-testid="file-list"></ul>
 
 <vscode-form-group variant="vertical">
-  <vscode-label for="receiver">${t('Receiver')}</vscode-label>
+  <vscode-label for="receiver">${e(vscode.l10n.t('Receiver'))}</vscode-label>
   <vscode-textfield id="receiver" data-testid="receiver" name="receiver" placeholder="sft://127.0.0.1:47100#SHA256:…" autocomplete="off"></vscode-textfield>
-  <vscode-form-helper>${t('A receiver link, or HOST:PORT.')}</vscode-form-helper>
+  <vscode-form-helper>${e(vscode.l10n.t('A receiver link, or HOST:PORT.'))}</vscode-form-helper>
   <div class="field-error" id="receiver-error" data-testid="receiver-error" role="alert"></div>
 </vscode-form-group>
 
 <vscode-form-group variant="vertical">
-  <vscode-label for="username">${t('Username')}</vscode-label>
+  <vscode-label for="username">${e(vscode.l10n.t('Username'))}</vscode-label>
   <vscode-textfield id="username" data-testid="username" name="username" autocomplete="off"></vscode-textfield>
   <div class="field-error" id="username-error" data-testid="username-error" role="alert"></div>
 </vscode-form-group>
 
 <vscode-form-group variant="vertical">
-  <vscode-label for="password">${t('Password')}</vscode-label>
+  <vscode-label for="password">${e(vscode.l10n.t('Password'))}</vscode-label>
   <vscode-textfield id="password" data-testid="password" name="password" type="password" autocomplete="off"></vscode-textfield>
-  <vscode-checkbox id="remember-password" data-testid="remember-password">${t('Remember the password in the editor\'s secret storage')}</vscode-checkbox>
+  <vscode-checkbox id="remember-password" data-testid="remember-password">${e(vscode.l10n.t('Remember the password in the editor\'s secret storage'))}</vscode-checkbox>
   <div class="field-error" id="password-error" data-testid="password-error" role="alert"></div>
 </vscode-form-group>
 
 <vscode-form-group variant="vertical">
-  <vscode-label for="passphrase">${t('Decryption passphrase')}</vscode-label>
+  <vscode-label for="passphrase">${e(vscode.l10n.t('Decryption passphrase'))}</vscode-label>
   <vscode-textfield id="passphrase" data-testid="passphrase" name="passphrase" type="password" autocomplete="off"></vscode-textfield>
   <vscode-form-helper><span id="passphrase-strength" data-testid="passphrase-strength" aria-live="polite"></span></vscode-form-helper>
   <div class="field-error" id="passphrase-error" data-testid="passphrase-error" role="alert"></div>
 </vscode-form-group>
 
 <vscode-form-group variant="vertical">
-  <vscode-label for="passphrase-confirm">${t('Passphrase again')}</vscode-label>
+  <vscode-label for="passphrase-confirm">${e(vscode.l10n.t('Passphrase again'))}</vscode-label>
   <vscode-textfield id="passphrase-confirm" data-testid="passphrase-confirm" name="passphrase-confirm" type="password" autocomplete="off"></vscode-textfield>
-  <vscode-form-helper>${t('Give the passphrase to the receiver\'s owner by another channel. Without it the files cannot be decrypted, by anyone.')}</vscode-form-helper>
+  <vscode-form-helper>${e(vscode.l10n.t('Give the passphrase to the receiver\'s owner by another channel. Without it the files cannot be decrypted, by anyone.'))}</vscode-form-helper>
   <div class="field-error" id="passphrase-confirm-error" data-testid="passphrase-confirm-error" role="alert"></div>
 </vscode-form-group>
 
 <div class="notice" id="fingerprint-area" data-testid="fingerprint-area" hidden>
-  <p>${t('This is the first connection to {0}. Check that the receiver shows the same fingerprint before you trust it:', '\u0000')
+  <p>${e(vscode.l10n.t('This is the first connection to {0}. Check that the receiver shows the same fingerprint before you trust it:', '\u0000'))
     .replace('\u0000', '<strong id="fingerprint-address" data-testid="fingerprint-address"></strong>')}</p>
   <p class="fingerprint" id="fingerprint-value" data-testid="fingerprint-value"></p>
   <div class="buttons">
-    <vscode-button id="fingerprint-accept" data-testid="fingerprint-accept">${t('Trust and Send')}</vscode-button>
-    <vscode-button id="fingerprint-reject" data-testid="fingerprint-reject" secondary>${t('Do Not Trust')}</vscode-button>
+    <vscode-button id="fingerprint-accept" data-testid="fingerprint-accept">${e(vscode.l10n.t('Trust and Send'))}</vscode-button>
+    <vscode-button id="fingerprint-reject" data-testid="fingerprint-reject" secondary>${e(vscode.l10n.t('Do Not Trust'))}</vscode-button>
   </div>
 </div>
 
 <div class="alert" id="fingerprint-changed" data-testid="fingerprint-changed" role="alert" hidden>
-  <strong>${t('Warning: the receiver\'s identity has changed.')}</strong>
+  <strong>${e(vscode.l10n.t('Warning: the receiver\'s identity has changed.'))}</strong>
   <p id="fingerprint-changed-text" data-testid="fingerprint-changed-text"></p>
 </div>
 
 <div class="alert" id="general-error" data-testid="general-error" role="alert"></div>
 
 <div class="buttons">
-  <vscode-button id="send-button" data-testid="send-button">${t('Send')}</vscode-button>
-  <vscode-button id="cancel-button" data-testid="cancel-button" secondary>${t('Cancel')}</vscode-button>
+  <vscode-button id="send-button" data-testid="send-button">${e(vscode.l10n.t('Send'))}</vscode-button>
+  <vscode-button id="cancel-button" data-testid="cancel-button" secondary>${e(vscode.l10n.t('Cancel'))}</vscode-button>
 </div>
 <div class="status" id="status" data-testid="status" hidden>
   <vscode-progress-ring></vscode-progress-ring><span id="status-text" data-testid="status-text"></span>
