@@ -11,6 +11,11 @@ const commands: Record<string, () => Command> = {
   encrypt: () => require('./encrypt').encrypt,
   decrypt: () => require('./decrypt').decrypt,
   inspect: () => require('./inspect').inspect,
+  account: () => require('./account').account,
+  receive: () => require('./receive').receive,
+  send: () => require('./send').send,
+  list: () => require('./list').list,
+  export: () => require('./export').exportCommand,
 };
 
 function overview(): string {
