@@ -9,12 +9,12 @@
 export type CryptoModule = typeof import('../crypto');
 export type ZipModule = typeof import('../zip');
 
-/** The crypto core: envelopes, stanzas, RSA keys. */
+/** Loads the crypto core: envelopes, stanzas, RSA keys. */
 export function loadCrypto(): Promise<CryptoModule> {
   return import('../crypto');
 }
 
-/** The AES-256 ZIP writer. */
+/** Loads the AES-256 ZIP writer. */
 export function loadZip(): Promise<ZipModule> {
   return import('../zip');
 }
@@ -22,12 +22,12 @@ export function loadZip(): Promise<ZipModule> {
 export type StorageModule = typeof import('../storage/store');
 export type AccountsModule = typeof import('../storage/accounts');
 
-/** The receiver's store of received envelopes. */
+/** Loads the receiver's store of received envelopes. */
 export function loadStorage(): Promise<StorageModule> {
   return import('../storage/store');
 }
 
-/** The receiver's sender accounts. */
+/** Loads the receiver's sender accounts. */
 export function loadAccounts(): Promise<AccountsModule> {
   return import('../storage/accounts');
 }
@@ -36,31 +36,31 @@ export type ReceiverModule = typeof import('../transfer/receiver');
 export type IdentityModule = typeof import('../transfer/identity');
 export type LinkModule = typeof import('../transfer/link');
 
-/** The TLS receiver. */
+/** Loads the TLS receiver. */
 export function loadReceiver(): Promise<ReceiverModule> {
   return import('../transfer/receiver');
 }
 
-/** TLS identities and fingerprints. */
+/** Loads TLS identities and certificate fingerprints. */
 export function loadIdentity(): Promise<IdentityModule> {
   return import('../transfer/identity');
 }
 
-/** Receiver links and HOST:PORT parsing. */
+/** Loads receiver links and HOST:PORT parsing. */
 export function loadLink(): Promise<LinkModule> {
   return import('../transfer/link');
 }
 
 export type SenderModule = typeof import('../transfer/sender');
 
-/** The sender: encrypts and uploads files and folders. */
+/** Loads the sender, which encrypts and uploads files and folders. */
 export function loadSender(): Promise<SenderModule> {
   return import('../transfer/sender');
 }
 
 export type KnownReceiversModule = typeof import('../transfer/known-receivers');
 
-/** The known-receivers file that pins receiver fingerprints. */
+/** Loads the known-receivers file that pins receiver fingerprints. */
 export function loadKnownReceivers(): Promise<KnownReceiversModule> {
   return import('../transfer/known-receivers');
 }

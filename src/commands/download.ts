@@ -25,7 +25,7 @@ export const DOWNLOAD_ATTEMPT_WINDOW_MS = 15 * 60 * 1000;
 
 /**
  * Counts wrong passphrases per stored file, in memory. It slows guessing through the
- * user interface only: whoever can read the store folder can guess offline, which the
+ * user interface only: anyone who can read the store folder can guess offline, which the
  * 600,000 PBKDF2 iterations of each guess make slow.
  */
 export class DownloadAttempts {
@@ -84,8 +84,8 @@ export class Downloader {
   ) {}
 
   /**
-   * Checks the form, opens the envelope of entry `id`, asks `chooseTarget` where to save
-   * and writes the ZIP there. Reports every result as an outcome and never throws.
+   * Checks the form, opens the envelope of entry `id`, calls `chooseTarget` for the save
+   * location and writes the ZIP there. Reports every result as an outcome and never throws.
    * `onBusy` receives status texts for the user while the steps run.
    */
   async download(

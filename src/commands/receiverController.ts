@@ -18,12 +18,12 @@ export const RECEIVER_RUNNING_CONTEXT = 'secureFileTransfer.receiverRunning';
 const RECEIVER_KEY_BITS = 3072;
 /** How long a graceful stop waits for files in progress; the rest are kept for resume. */
 export const STOP_GRACE_MS = 10_000;
-/** How long an offer waits for the user's answer when asking before accepting. */
+/** How long an offer waits for the user's response when the receiver asks before accepting. */
 export const ACCEPT_QUESTION_TIMEOUT_MS = 60_000;
 /** Shortest time between two refreshes caused by upload progress. */
 const PROGRESS_REFRESH_MS = 250;
 
-/** Where a running receiver can be reached. */
+/** Address and identity of a running receiver. */
 export interface ReceiverInfo {
   host: string;
   port: number;
@@ -237,7 +237,7 @@ export class ReceiverController implements vscode.Disposable {
     clearTimeout(timer);
 
     const accepted = answer === accept;
-    this.log.info(`${accepted ? 'Accepted' : 'Rejected'} transfer ${offer.transferId} from ${offer.username} at ${offer.remoteAddress}${answer === undefined ? ' (no answer)' : ''}.`);
+    this.log.info(`${accepted ? 'Accepted' : 'Rejected'} transfer ${offer.transferId} from ${offer.username} at ${offer.remoteAddress}${answer === undefined ? ' (no response)' : ''}.`);
     return accepted;
   }
 

@@ -47,7 +47,7 @@ export class Secrets {
         return value;
       }
     } catch {
-      // Reported below, without the text, which holds private keys.
+      // Reported below, without the text, because it contains private keys.
     }
     this.log.error('The receiver identity in secret storage is damaged; the receiver cannot start until it is replaced.');
     return undefined;

@@ -35,7 +35,7 @@ export interface SendRequest {
   paths: string[];
 }
 
-/** How a send reaches the user while it runs. */
+/** Callbacks through which a running send reaches the user. */
 export interface SendHooks {
   /** Asked about a receiver seen for the first time. */
   confirmFingerprint(receiver: { hostPort: string; fingerprint: string }): Promise<boolean>;
@@ -43,7 +43,7 @@ export interface SendHooks {
   onLoggedIn?(receiver: { hostPort: string; fingerprint: string }): void;
 }
 
-/** The result of a send, also what the summary message says. */
+/** The result of a send, which the summary notification reports. */
 export interface SendSummary {
   hostPort: string;
   delivered: Array<{ relativePath: string; entryId: string; size: number }>;
@@ -90,7 +90,7 @@ export class SendController {
     await this.openLogin(paths, receiver.address, receiver.username, true);
   }
 
-  /** Returns local paths from command arguments, or asks for files; undefined when there are none. */
+  /** Returns local paths from the command arguments or a file dialog, or undefined when there are none. */
   private async pathsFrom(uri: unknown, uris: unknown): Promise<string[] | undefined> {
     let chosen: vscode.Uri[] = [];
     if (Array.isArray(uris) && uris.length > 0) {
@@ -148,7 +148,7 @@ export class SendController {
     });
   }
 
-  /** Checks a submission of the login form and runs the send it asks for. */
+  /** Checks a submission of the login form and runs the requested send. */
   private async submit(panel: LoginPanel, paths: string[], submission: LoginSubmission): Promise<void> {
     const { parseReceiverAddress, formatHostPort } = await loadLink();
 

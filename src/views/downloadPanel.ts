@@ -3,7 +3,7 @@
  * of the ZIP to write.
  *
  * The panel only collects input and shows state; the download command checks the
- * passphrase, asks for the save location and writes the ZIP (see src/commands/download.ts).
+ * passphrase, opens the save dialog and writes the ZIP (see src/commands/download.ts).
  */
 import * as vscode from 'vscode';
 import { DownloadField, DownloadHostMessage, DownloadViewMessage, parseDownloadViewMessage } from './messages';

@@ -11,7 +11,7 @@ import { escapeHtml, renderPage, webviewOptions } from './webviewHtml';
 
 export const LOGIN_VIEW_TYPE = 'secureFileTransfer.login';
 
-/** What the form prefills and shows. */
+/** Initial values of the form and the names of the items to send. */
 export interface LoginPanelInit {
   receiver: string;
   username: string;
@@ -75,7 +75,7 @@ export class LoginPanel implements vscode.Disposable {
     this.post({ type: 'fingerprintChanged', address, text });
   }
 
-  /** Shows the fingerprint of an unknown receiver and resolves with the user's answer; false when the panel closes. */
+  /** Shows the fingerprint of an unknown receiver and resolves with the user's choice, or false when the panel closes. */
   confirmFingerprint(address: string, fingerprint: string): Promise<boolean> {
     this.pendingFingerprint?.(false);
     if (this.isDisposed) {

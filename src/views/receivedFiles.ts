@@ -17,7 +17,7 @@ export interface InFlightUpload {
   totalBytes: number;
 }
 
-/** Where the tree gets its data. */
+/** Data source of the tree. */
 export interface ReceivedFilesSource {
   readonly onDidChange: vscode.Event<void>;
   /** Stored entries, read from the store's index on disk. */
@@ -77,8 +77,7 @@ export class ReceivedFilesProvider implements vscode.TreeDataProvider<ReceivedFi
       .map(([username, group]) => ({
         kind: 'sender' as const,
         username,
-        // Newest first, so a file that just arrived is at the top of its group.
-        entries: group.entries.sort((a, b) => (a.receivedAt < b.receivedAt ? 1 : a.receivedAt > b.receivedAt ? -1 : 0)),
+        entries: group.entries.sort(newestFirst),
         uploads: group.uploads,
       }));
   }
@@ -160,6 +159,11 @@ export class ReceivedFilesProvider implements vscode.TreeDataProvider<ReceivedFi
   dispose(): void {
     vscode.Disposable.from(...this.disposables).dispose();
   }
+}
+
+/** Orders entries newest first, so a file that just arrived is at the top of its group. */
+function newestFirst(a: StoreEntry, b: StoreEntry): number {
+  return b.receivedAt.localeCompare(a.receivedAt);
 }
 
 /** Shows text verbatim in a Markdown code span; backticks cannot occur in addresses, and are dropped if they do. */

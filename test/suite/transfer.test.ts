@@ -4,7 +4,7 @@
  * 7-Zip opens, and where secrets must not end up.
  *
  * The flows run through the test API that activate() returns, so no webview or dialog
- * has to be driven; the journeys through the real UI live in test/e2e.
+ * has to be driven. The journeys through the real UI live in test/e2e.
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
