@@ -1,0 +1,146 @@
+// Workload 4: a folder of many 4 KiB files, `sft send` against `scp -r`.
+'use strict';
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const { measure, run } = require('../lib/measure');
+const { removeQuietly } = require('../lib/files');
+const { listEntries, sendCommand, startFreshReceiver, storedPlaintextSha256 } = require('../lib/receiver');
+const { runRounds, summarize } = require('../lib/stats');
+const { ratio, rssCell, seconds, table, wallCell } = require('../lib/report');
+const { scpContestant } = require('./transfer');
+
+/** How many times faster than `scp -r` sending many small files should be. */
+const TARGET_SPEEDUP = 2;
+/** Files sent once to estimate `sft send`'s time per file. */
+const PROBE_FILES = 10;
+/** Stored files decrypted and compared after the first run. */
+const HASH_CHECKED_FILES = 3;
+
+function createFolder(dir, count, bytes) {
+  fs.mkdirSync(dir);
+  const width = String(count).length;
+  for (let i = 0; i < count; i++) {
+    fs.writeFileSync(path.join(dir, `file-${String(i).padStart(width, '0')}.bin`), crypto.randomBytes(bytes));
+  }
+  return dir;
+}
+
+/** Makes a folder of hard links to the first `count` files of `source`. */
+function linkSubset(source, dir, count) {
+  fs.mkdirSync(dir);
+  for (const name of fs.readdirSync(source).sort().slice(0, count)) {
+    fs.linkSync(path.join(source, name), path.join(dir, name));
+  }
+  return dir;
+}
+
+async function verifySmallFiles(ctx, storeDir, source, count, bytes) {
+  const entries = await listEntries(ctx, storeDir);
+  if (entries.length !== count || entries.some((entry) => entry.plaintextSize !== bytes)) {
+    throw new Error(`The receiver stored ${entries.length} files (expected ${count} of ${bytes} bytes each).`);
+  }
+  for (const entry of entries.slice(0, HASH_CHECKED_FILES)) {
+    const original = crypto.createHash('sha256').update(fs.readFileSync(path.join(source, entry.displayName))).digest('hex');
+    if ((await storedPlaintextSha256(ctx, storeDir, entry)) !== original) {
+      throw new Error(`Stored entry ${entry.id} (${entry.displayName}) decrypts to other bytes than the file sent.`);
+    }
+  }
+}
+
+function sftFolderContestant(ctx, template, folder, count, bytes, name) {
+  return {
+    name,
+    run: async (round) => {
+      const receiver = await startFreshReceiver(ctx, template, `store-small-${count}-${round}`);
+      let sample;
+      try {
+        const [command, ...args] = sendCommand(ctx, receiver.link, [folder]);
+        sample = await measure(command, args);
+      } finally {
+        const finished = await receiver.finish();
+        if (sample) sample.receiverRssKiB = finished.peakRssKiB;
+      }
+      if (round === 0) {
+        await verifySmallFiles(ctx, receiver.storeDir, folder, count, bytes);
+      }
+      receiver.remove();
+      return sample;
+    },
+  };
+}
+
+function scpFolderContestant(ctx, sshd, folder, count, name) {
+  return scpContestant(ctx, sshd, folder, name, async (copy) => {
+    const names = fs.readdirSync(copy);
+    if (names.length !== count) {
+      throw new Error(`scp -r copied ${names.length} files instead of ${count}.`);
+    }
+    for (const file of names.slice(0, HASH_CHECKED_FILES)) {
+      await run('cmp', ['-s', path.join(folder, file), path.join(copy, file)]);
+    }
+  });
+}
+
+async function runWorkload(ctx) {
+  const { smallFileCount: count, smallFileBytes: bytes } = ctx.sizes;
+  const budgetS = ctx.quick ? 5 : 60;
+  ctx.log(`Workload 4: ${count} files of ${bytes} bytes`);
+  const template = await ctx.templateStore();
+  const sshd = await ctx.sshd();
+  const folder = createFolder(path.join(ctx.workDir, `small-files-${count}`), count, bytes);
+
+  // Sending a file costs `sft` a key derivation and a few round trips, so first estimate
+  // the whole folder's time and send only as many files as fit in the time budget.
+  const probeFolder = linkSubset(folder, path.join(ctx.workDir, `small-files-${PROBE_FILES}`), PROBE_FILES);
+  const probe = await sftFolderContestant(ctx, template, probeFolder, PROBE_FILES, bytes, 'probe').run(1);
+  const perFileS = probe.wallS / PROBE_FILES;
+  const sentCount = Math.max(PROBE_FILES, Math.min(count, Math.floor(budgetS / perFileS)));
+  ctx.log(`  sft send takes about ${(perFileS * 1000).toFixed(0)} ms per file; sending ${sentCount} of ${count}`);
+  removeQuietly(probeFolder);
+  const subset = sentCount === count ? folder : linkSubset(folder, path.join(ctx.workDir, `small-files-${sentCount}`), sentCount);
+
+  const sftName = `sft send, ${sentCount} files`;
+  const scpSubsetName = `scp -r, ${sentCount} files`;
+  const scpFullName = `scp -r, ${count} files`;
+  const contestants = [sftFolderContestant(ctx, template, subset, sentCount, bytes, sftName), scpFolderContestant(ctx, sshd, subset, sentCount, scpSubsetName)];
+  if (sentCount !== count) {
+    contestants.push(scpFolderContestant(ctx, sshd, folder, count, scpFullName));
+  }
+  const samples = await runRounds(contestants, ctx.runs, ctx.log);
+  removeQuietly(folder, subset);
+
+  const ours = summarize(samples.get(sftName), 'wallS').median;
+  const theirs = summarize(samples.get(scpSubsetName), 'wallS').median;
+  const rows = [
+    [sftName, wallCell(samples.get(sftName)), `${((ours / sentCount) * 1000).toFixed(1)} ms`, rssCell(samples.get(sftName))],
+    [scpSubsetName, wallCell(samples.get(scpSubsetName)), `${((theirs / sentCount) * 1000).toFixed(2)} ms`, rssCell(samples.get(scpSubsetName))],
+  ];
+  let projection = '';
+  if (sentCount !== count) {
+    const full = summarize(samples.get(scpFullName), 'wallS').median;
+    rows.push([scpFullName, wallCell(samples.get(scpFullName)), `${((full / count) * 1000).toFixed(2)} ms`, rssCell(samples.get(scpFullName))]);
+    projection = `\`sft send\` took about ${(perFileS * 1000).toFixed(0)} ms per file in a first estimate, so all ${count} files would take about ${seconds(perFileS * count)}; `
+      + `it sent the first ${sentCount} files to keep the bench within ${budgetS} s per run. Projected to ${count} files from the measured median, `
+      + `\`sft send\` would take ${seconds((ours / sentCount) * count)} against ${seconds(full)} for \`scp -r\` (${ratio((ours / sentCount) * count, full)}).`;
+  }
+  const speedup = theirs / ours;
+  const markdown = [
+    `## 4. Send a folder of ${count} files of ${bytes / 1024} KiB`,
+    '',
+    `Random files in one folder; \`sft send FOLDER\` against \`scp -r FOLDER\`, both on one connection to 127.0.0.1, ${ctx.runs} runs. The first run checks the file count and a few files' contents.`,
+    '',
+    table(['command', 'median wall (min–max)', 'per file', 'peak RSS'], rows),
+    '',
+    `Ratio of medians on the same ${sentCount} files, \`sft send\` over \`scp -r\`: ${ratio(ours, theirs)}.`,
+    ...(projection ? ['', projection] : []),
+  ].join('\n');
+  const targets = [{
+    target: `many small files at least ${TARGET_SPEEDUP}× as fast as \`scp -r\``,
+    result: `${speedup >= 1 ? `${speedup.toFixed(2)}× as fast` : `${(1 / speedup).toFixed(1)}× slower`} (${sentCount} files)`,
+    met: speedup >= TARGET_SPEEDUP,
+  }];
+  return { id: 4, markdown, targets };
+}
+
+module.exports = { runWorkload };
