@@ -50,3 +50,34 @@ test('files and folder delivered and decrypt', async () => {
     await fs.rm(target.storeDir, { recursive: true, force: true });
   }
 });
+
+test('concurrent senders keep files apart', async () => {
+  const target = await startReceiver();
+  const source = await tempDir('source');
+  try {
+    const expected = new Map<string, string>();
+    const sends = [];
+    for (let i = 0; i < 8; i++) {
+      const file = path.join(source, `sender-${i}`, `file-${i}.bin`);
+      expected.set(`file-${i}.bin`, await writeRandomFile(file, 1_000_000 + i * 77_777, 100 + i));
+      sends.push(sendOptions(target.port, [file]).then((options) => sendFiles(options)));
+    }
+    const results = await Promise.all(sends);
+    for (const result of results) {
+      assert.equal(result.files[0].status, 'delivered');
+    }
+
+    const entries = target.store.list();
+    assert.equal(entries.length, 8);
+    const privateKey = parsePrivateKey((await sharedKeys()).envelopePrivateKeyPem, undefined);
+    for (const entry of entries) {
+      const plain = path.join(source, `${entry.id}.out`);
+      await decryptFile(path.join(target.storeDir, 'files', `${entry.id}.sft`), plain, { passphrase: PASSPHRASE, privateKeys: [privateKey] });
+      assert.equal(await sha256File(plain), expected.get(entry.displayName), entry.displayName);
+    }
+  } finally {
+    await target.stop();
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
