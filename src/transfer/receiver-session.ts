@@ -64,6 +64,8 @@ export interface SessionHost {
   claimTransfer(session: ReceiverSession, username: string, transferId: string): Promise<void>;
   releaseTransfer(session: ReceiverSession, username: string, transferId: string): void;
   emit(event: string, info: unknown): void;
+  /** Logs a line that a peer can make the receiver repeat, at most once per interval per `kind`. */
+  logRepeated(kind: string, level: 'info' | 'warn', message: string): void;
 }
 
 /** Interval between 'transfer-progress' events of one transfer, in milliseconds. */
@@ -165,7 +167,12 @@ export class ReceiverSession {
     const shownUser = escapeForLog(username, 64);
     const decision = this.host.limiter.beginAttempt(this.remoteAddress, username);
     if (!decision.allowed) {
-      this.host.logger.warn(`Login rejected for user "${shownUser}" from ${this.remoteAddress}: address locked for ${Math.ceil(decision.retryAfterMs / 1000)} s after repeated failures.`);
+      // A locked-out attacker repeats this at will, so one line per address every few seconds is enough.
+      this.host.logRepeated(
+        `locked ${this.remoteAddress}`,
+        'warn',
+        `Login rejected for user "${shownUser}" from ${this.remoteAddress}: address locked for ${Math.ceil(decision.retryAfterMs / 1000)} s after repeated failures.`,
+      );
       this.host.emit('login-failed', { connectionId: this.id, remoteAddress: this.remoteAddress, username, reason: 'locked' });
       await this.channel.closeWith({
         type: 'login-failed',

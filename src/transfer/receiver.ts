@@ -36,8 +36,9 @@ export const PARTIAL_CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
 export const DEFAULT_GRACEFUL_STOP_MS = 10_000;
 /** How long a new connection waits for an old one to store the frames it already received of the same transfer. */
 const TAKEOVER_DRAIN_MS = 10_000;
-/** Minimum time between two log lines about connections rejected by a limit. */
-const LIMIT_LOG_INTERVAL_MS = 10_000;
+/** Minimum time between two log lines of one kind that attackers can repeat at will. */
+const LOG_REPEAT_INTERVAL_MS = 10_000;
+const MAX_REPEATED_LOG_KINDS = 1000;
 
 export interface ReceiverLimits {
   /** From TCP accept to the answer to `login`. */
@@ -150,8 +151,7 @@ export class Receiver extends EventEmitter {
   private readonly transfers = new Map<string, { session: ReceiverSession; released: Promise<void>; release: () => void }>();
   private nextConnectionNumber = 1;
   private cleanupTimer: NodeJS.Timeout | undefined;
-  private lastLimitLogAt = 0;
-  private limitRejectionsSinceLog = 0;
+  private readonly repeatedLogs = new Map<string, { lastAt: number; suppressed: number }>();
 
   constructor(options: ReceiverOptions) {
     super();
@@ -185,7 +185,7 @@ export class Receiver extends EventEmitter {
     server.on('connection', (socket: net.Socket) => this.onConnection(socket));
     server.on('secureConnection', (socket: tls.TLSSocket) => this.onSecureConnection(socket));
     server.on('tlsClientError', (error: Error, socket: tls.TLSSocket) => {
-      this.logger.info(`TLS handshake with ${socket.remoteAddress ?? 'unknown address'} failed: ${error.message}`);
+      this.logRepeated('tls', 'info', `TLS handshake with ${socket.remoteAddress ?? 'unknown address'} failed: ${error.message}`);
     });
 
     await new Promise<void>((resolve, reject) => {
@@ -287,7 +287,7 @@ export class Receiver extends EventEmitter {
     }
     if (rejection !== undefined) {
       socket.destroy();
-      this.logLimitRejection(remoteAddress, rejection);
+      this.logRepeated('limit', 'warn', `Rejected a connection from ${remoteAddress}: ${rejection}.`);
       this.emit('connection-rejected', { remoteAddress, reason: rejection });
       return;
     }
@@ -312,7 +312,7 @@ export class Receiver extends EventEmitter {
     // Covers the TLS handshake, `hello` and `login`: a peer that is silent or sends a byte
     // a second is cut here, whatever it sends.
     record.handshakeTimer = setTimeout(() => {
-      this.logger.info(`Connection ${id} from ${remoteAddress} closed: no login within ${this.limits.handshakeTimeoutMs} ms.`);
+      this.logRepeated('handshake', 'info', `Connection ${id} from ${remoteAddress} closed: no login within ${this.limits.handshakeTimeoutMs} ms.`);
       socket.destroy();
     }, this.limits.handshakeTimeoutMs);
 
@@ -407,6 +407,9 @@ export class Receiver extends EventEmitter {
       emit(event, info) {
         receiver.emit(event as keyof ReceiverEvents, info as never);
       },
+      logRepeated(kind, level, message) {
+        receiver.logRepeated(kind, level, message);
+      },
     };
   }
 
@@ -419,16 +422,26 @@ export class Receiver extends EventEmitter {
     }
   }
 
-  private logLimitRejection(remoteAddress: string, reason: string): void {
-    this.limitRejectionsSinceLog++;
+  /**
+   * Logs `message` unless a line of the same `kind` was logged in the last
+   * LOG_REPEAT_INTERVAL_MS; the next line that is logged counts the ones left out.
+   */
+  private logRepeated(kind: string, level: 'info' | 'warn', message: string): void {
+    if (!this.repeatedLogs.has(kind) && this.repeatedLogs.size >= MAX_REPEATED_LOG_KINDS) {
+      // Kinds include addresses, which an attacker can vary; forgetting them only costs log lines.
+      this.repeatedLogs.clear();
+    }
+    const state = this.repeatedLogs.get(kind) ?? { lastAt: 0, suppressed: 0 };
+    this.repeatedLogs.set(kind, state);
     const now = Date.now();
-    if (now - this.lastLimitLogAt < LIMIT_LOG_INTERVAL_MS) {
+    if (now - state.lastAt < LOG_REPEAT_INTERVAL_MS) {
+      state.suppressed++;
       return;
     }
-    const others = this.limitRejectionsSinceLog - 1;
-    this.logger.warn(`Rejected a connection from ${remoteAddress}: ${reason}.${others > 0 ? ` ${others} more rejected since the last report.` : ''}`);
-    this.lastLimitLogAt = now;
-    this.limitRejectionsSinceLog = 0;
+    const suffix = state.suppressed > 0 ? ` (${state.suppressed} similar lines left out since the last one)` : '';
+    this.logger[level](message + suffix);
+    state.lastAt = now;
+    state.suppressed = 0;
   }
 
   private async removeExpiredPartials(): Promise<void> {

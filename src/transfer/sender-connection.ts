@@ -350,6 +350,9 @@ async function handshake(channel: FrameChannel, hostPort: string, options: Conne
     if (message.type === 'error') {
       throw new SftError(message.code, `Receiver ${hostPort} reported ${message.code}: ${message.message}`);
     }
+    if (message.type === 'bye') {
+      throw new SftError('CONNECTION_FAILED', `Receiver ${hostPort} closed the session during the handshake (it may be stopping).`);
+    }
     return message;
   };
 
