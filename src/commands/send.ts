@@ -41,6 +41,8 @@ export interface SendHooks {
   confirmFingerprint(receiver: { hostPort: string; fingerprint: string }): Promise<boolean>;
   /** Called once the receiver accepted the login. */
   onLoggedIn?(receiver: { hostPort: string; fingerprint: string }): void;
+  /** Cancels the send like the notification's Cancel button. */
+  signal?: AbortSignal;
 }
 
 /** The result of a send, which the summary notification reports. */
@@ -272,6 +274,7 @@ export class SendController {
         async (progress, token) => {
           const abort = new AbortController();
           token.onCancellationRequested(() => abort.abort());
+          hooks.signal?.addEventListener('abort', () => abort.abort());
           const reporter = new SendProgressReporter(progress);
           // A receiver that cannot be reached on the first try is a typo more often than a
           // network blip, so that is reported at once instead of after every retry.

@@ -37,8 +37,11 @@ export interface SecureFileTransferTestApi {
   receiverInfo(): ReceiverInfo | undefined;
   addAccount(username: string, password: string): Promise<void>;
   removeAccount(username: string): Promise<void>;
-  /** Sends as the login webview does; `acceptFingerprint` answers the first-use question. */
-  send(request: SendRequest, options?: { acceptFingerprint?: boolean }): Promise<SendSummary>;
+  /**
+   * Sends as the login webview does. `acceptFingerprint` is the user's choice for a receiver
+   * seen for the first time; `signal` cancels like the notification's Cancel button.
+   */
+  send(request: SendRequest, options?: { acceptFingerprint?: boolean; signal?: AbortSignal }): Promise<SendSummary>;
   /** The Received Files tree: what getChildren and getTreeItem return. */
   receivedFilesTree(): Promise<TreeRow[]>;
   /** Downloads as the download webview does, with `target` instead of the save dialog. */
@@ -91,7 +94,7 @@ export function createTestApi(parts: TestApiParts): SecureFileTransferTestApi {
     addAccount: (username, password) => parts.accounts.add(username, password),
     removeAccount: (username) => parts.accounts.remove(username),
     send: (request, options = {}) =>
-      parts.sender.run(request, { confirmFingerprint: async () => options.acceptFingerprint === true }),
+      parts.sender.run(request, { confirmFingerprint: async () => options.acceptFingerprint === true, signal: options.signal }),
     receivedFilesTree: () => rows(),
     download: (entryId, form, target) => parts.downloader.download(entryId, form, async () => target),
     deleteEntry: (entryId) => parts.storeService.remove(entryId),

@@ -22,6 +22,8 @@ const USERNAME = 'alice';
 const PASSWORD = 'account-password-7f3a';
 const PASSPHRASE = 'sender-passphrase-91c2';
 const ZIP_PASSWORD = 'zip-password-5d8e';
+/** Large enough that an upload stays in flight for several polls of the tree. */
+const LARGE_FILE_BYTES = 48 * 1024 * 1024;
 
 async function testApi(): Promise<SecureFileTransferTestApi> {
   const extension = vscode.extensions.getExtension<SecureFileTransferTestApi>(EXTENSION_ID);
@@ -96,6 +98,16 @@ suite('Secure File Transfer flows', () => {
     fs.rmSync(workDir, { recursive: true, force: true });
   });
 
+  test('item-only commands hidden from the palette', () => {
+    const extension = vscode.extensions.getExtension(EXTENSION_ID);
+    const palette: Array<{ command: string; when?: string }> = extension?.packageJSON.contributes.menus.commandPalette ?? [];
+
+    for (const command of ['download', 'delete', 'sendToReceiver', 'forgetReceiver']) {
+      const entry = palette.find((item) => item.command === `secureFileTransfer.${command}`);
+      assert.equal(entry?.when, 'false', `${command} should be hidden from the command palette`);
+    }
+  });
+
   test('receiver starts and stops', async () => {
     const info = await api.startReceiver();
 
@@ -167,6 +179,78 @@ suite('Secure File Transfer flows', () => {
     const labels = entryRows(await api.receivedFilesTree(), USERNAME).map((row) => row.label);
     assert.ok(labels.includes('folder/data.bin'), `labels: ${labels.join(', ')}`);
     assert.ok(labels.includes('folder/sub/deep.txt'), `labels: ${labels.join(', ')}`);
+  });
+
+  test('upload in flight shows in the tree', async () => {
+    const info = await api.startReceiver();
+    const large = path.join(workDir, 'large-1.bin');
+    fs.writeFileSync(large, crypto.randomBytes(LARGE_FILE_BYTES));
+    const uploadsSeen: TreeRow[] = [];
+
+    const sending = api.send({ to: info.link, username: USERNAME, password: PASSWORD, passphrase: PASSPHRASE, paths: [large] });
+    let done = false;
+    void sending.finally(() => (done = true));
+    while (!done) {
+      const tree = await api.receivedFilesTree();
+      uploadsSeen.push(...tree.flatMap((row) => row.children.filter((child) => child.kind === 'upload')));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const summary = await sending;
+
+    assert.equal(summary.error, undefined, `the send failed: ${summary.error?.message}`);
+    assert.ok(uploadsSeen.length > 0, 'the tree should show the upload while it runs');
+    assert.equal(uploadsSeen[0].label, 'large-1.bin');
+    assert.match(uploadsSeen[0].description, /^receiving \d+% /);
+    const after = await api.receivedFilesTree();
+    assert.equal(after.flatMap((row) => row.children).filter((child) => child.kind === 'upload').length, 0, 'no upload row may remain');
+    assert.ok(entryRows(after, USERNAME).some((row) => row.label === 'large-1.bin'));
+  });
+
+  test('cancelled send is never listed', async () => {
+    const info = await api.startReceiver();
+    const large = path.join(workDir, 'large-2.bin');
+    fs.writeFileSync(large, crypto.randomBytes(LARGE_FILE_BYTES));
+    const cancel = new AbortController();
+
+    const sending = api.send(
+      { to: info.link, username: USERNAME, password: PASSWORD, passphrase: PASSPHRASE, paths: [large] },
+      { signal: cancel.signal },
+    );
+    let done = false;
+    void sending.finally(() => (done = true));
+    while (!done) {
+      const tree = await api.receivedFilesTree();
+      if (tree.some((row) => row.children.some((child) => child.kind === 'upload' && child.label === 'large-2.bin'))) {
+        cancel.abort();
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const summary = await sending;
+
+    assert.equal(summary.cancelled, true, `the send should be cancelled: ${JSON.stringify(summary.error)}`);
+    assert.equal(summary.delivered.length, 0);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const tree = await api.receivedFilesTree();
+    assert.equal(entryRows(tree, USERNAME).some((row) => row.label === 'large-2.bin'), false, 'a cancelled file may not be listed');
+  });
+
+  test('send after a cancel completes', async () => {
+    const info = await api.startReceiver();
+
+    const summary = await api.send({
+      to: info.link,
+      username: USERNAME,
+      password: PASSWORD,
+      passphrase: PASSPHRASE,
+      paths: [path.join(workDir, 'large-2.bin')],
+    });
+
+    assert.equal(summary.error, undefined, `the send failed: ${summary.error?.message}`);
+    assert.equal(summary.delivered.length, 1);
+    const rows = entryRows(await api.receivedFilesTree(), USERNAME).filter((row) => row.label === 'large-2.bin');
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].entry?.plaintextSize, LARGE_FILE_BYTES);
   });
 
   test('receiver is saved after a send', async () => {
