@@ -2,7 +2,7 @@
  * A framed channel over one TLS socket, shared by the receiver and the sender.
  *
  * Incoming bytes go through a FrameDecoder into a bounded queue that `next()` reads from.
- * When the queue holds more than `maxQueuedBytes`, the socket is paused, so a fast peer
+ * When the queue contains more than MAX_QUEUED_BYTES, the socket is paused, so a fast peer
  * waits for a slow disk instead of filling memory. Writes wait for 'drain'.
  */
 import * as tls from 'node:tls';

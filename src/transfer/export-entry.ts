@@ -9,7 +9,7 @@ import type { Store, StoreEntry } from '../storage/store';
 import { writeEncryptedZipFile } from '../zip';
 
 export interface ExportOptions {
-  /** Where the ZIP is written; replaced only once the archive is complete. */
+  /** Path of the ZIP, replaced only once the archive is complete. */
   outPath: string;
   /** The sender's passphrase of the envelope. */
   passphrase: string;

@@ -57,7 +57,7 @@ async function createEnvelopeKeyPair(passphrase: string | undefined, bits: numbe
   return { privateKeyPem: privateKey, publicKeyPem: publicKey };
 }
 
-/** What `loadOrCreateReceiverKeys` found or made. */
+/** Keys that `loadOrCreateReceiverKeys` loaded or created. */
 export interface StoredReceiverKeys {
   tls: TlsIdentity;
   publicKey: crypto.KeyObject;

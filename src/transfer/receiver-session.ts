@@ -19,14 +19,14 @@ import { Offer, RejectCode, SUPPORTED_VERSIONS, SenderMessage, parseSenderMessag
 
 export type ReceiverState = 'awaiting-hello' | 'awaiting-login' | 'ready' | 'receiving' | 'finishing' | 'closed';
 
-/** Where log lines go; a VS Code `LogOutputChannel` fits. */
+/** Destination of log lines; a VS Code `LogOutputChannel` fits. */
 export interface ReceiverLogger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
 }
 
-/** What the receiver's user sees when asked to accept a file. Names are already safe to show. */
+/** A file offer as the receiver's user sees it before accepting it. Names are already safe to show. */
 export interface IncomingOffer {
   connectionId: string;
   remoteAddress: string;
@@ -363,8 +363,8 @@ export class ReceiverSession {
 
     if (upload.committedOffset > transfer.lastCommittedSent) {
       transfer.lastCommittedSent = upload.committedOffset;
-      // After the peer is gone the frames it sent are still stored, so a failed send of this
-      // acknowledgement is not an error; the next read reports the closed connection.
+      // Frames that arrived before the peer left are still stored. So a failed send of this
+      // acknowledgement is not an error, and the next read reports the closed connection.
       await this.channel.send({ type: 'committed', transferId: transfer.offer.transferId, offset: upload.committedOffset }).catch(() => undefined);
     }
 
@@ -501,7 +501,7 @@ export class ReceiverSession {
     return new SftError('PROTOCOL_VIOLATION', `Unexpected ${name} in state ${this.state}.`);
   }
 
-  /** Logs the error, tells the peer when that still makes sense, and closes. */
+  /** Logs the error, sends it to the peer when the connection still works, and closes. */
   private async fail(error: unknown): Promise<void> {
     const failure = isSftError(error) ? error : new SftError('IO_FAILED', `Internal error: ${(error as Error)?.message ?? String(error)}`, { cause: error });
     const who = this.username === undefined ? this.remoteAddress : `"${escapeForLog(this.username, 64)}" at ${this.remoteAddress}`;

@@ -41,9 +41,9 @@ const LOG_REPEAT_INTERVAL_MS = 10_000;
 const MAX_REPEATED_LOG_KINDS = 1000;
 
 export interface ReceiverLimits {
-  /** From TCP accept to the answer to `login`. */
+  /** Maximum time from TCP accept to the reply to `login`. */
   handshakeTimeoutMs: number;
-  /** Longest silence from a logged-in sender while the receiver waits for it. */
+  /** Maximum silence of a logged-in sender while the receiver waits for its next frame. */
   idleTimeoutMs: number;
   maxConnections: number;
   /** Connections from one address that have not logged in yet. */
@@ -468,7 +468,7 @@ function connectionKey(socket: net.Socket): string {
   return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
-/** A wildcard listening address is no use in a link; show the loopback address instead. */
+/** Returns the host for a link: the loopback address in place of a wildcard listening address. */
 function displayHost(listenHost: string, boundHost: string): string {
   if (listenHost === '0.0.0.0' || listenHost === '::') {
     return listenHost === '::' ? '::1' : '127.0.0.1';

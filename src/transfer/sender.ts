@@ -31,9 +31,9 @@ export const MAX_RETRY_DELAY_MS = 30_000;
 export interface SendTimeouts {
   /** TCP and TLS handshake. */
   connectMs: number;
-  /** `hello`, `login` and `committed` answers. */
+  /** Replies to `hello` and `login`, and the next `committed` when the window is full. */
   replyMs: number;
-  /** Answer to an offer; long, because the receiver's user may be asked. */
+  /** Reply to an offer; long, because the receiver's user may be asked first. */
   offerMs: number;
   /** `confirmed` after `end`, on top of 1 s per 100 MiB for the receiver's flush. */
   confirmMs: number;
@@ -328,8 +328,8 @@ class SendSession {
 
   /**
    * Sends the envelope from `offset` and leaves its SHA-256 in `upload.sha256`. The hash
-   * continues from the snapshot at `offset`; without one (the receiver lost committed
-   * bytes), from the nearest earlier one, hashing the bytes in between without sending them.
+   * continues from the snapshot at `offset`. Without one (the receiver lost committed bytes),
+   * it continues from the nearest earlier one and hashes the bytes in between without sending them.
    */
   private async stream(connection: SenderConnection, upload: OutgoingFile, offset: number): Promise<void> {
     let base = 0;
