@@ -295,7 +295,9 @@ export class ReceiverSession {
     if (isNew && this.host.askBeforeAccept !== undefined) {
       let accepted = false;
       try {
-        accepted = await this.host.askBeforeAccept(info);
+        // A prompt nobody answers must not keep a closed connection (or a stopping receiver) waiting.
+        const closed = new Promise<boolean>((resolve) => this.channel.onClose(() => resolve(false)));
+        accepted = await Promise.race([Promise.resolve(this.host.askBeforeAccept(info)), closed]);
       } catch (error) {
         this.host.logger.error(`The accept prompt for transfer ${offer.transferId} failed: ${(error as Error).message}`);
       }

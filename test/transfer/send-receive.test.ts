@@ -81,3 +81,54 @@ test('concurrent senders keep files apart', async () => {
     await fs.rm(target.storeDir, { recursive: true, force: true });
   }
 });
+
+test('askBeforeAccept declines and accepts', async () => {
+  const asked: string[] = [];
+  const target = await startReceiver({
+    askBeforeAccept: async (offer) => {
+      asked.push(offer.displayName);
+      return !offer.displayName.startsWith('no');
+    },
+  });
+  const source = await tempDir('source');
+  try {
+    await writeRandomFile(path.join(source, 'yes.txt'), 1000, 1);
+    await writeRandomFile(path.join(source, 'no.txt'), 1000, 2);
+    const result = await sendFiles(await sendOptions(target.port, [path.join(source, 'no.txt'), path.join(source, 'yes.txt')]));
+    assert.deepEqual(
+      result.files.map((file) => [file.file.name, file.status]),
+      [['no.txt', 'rejected'], ['yes.txt', 'delivered']],
+    );
+    const rejected = result.files[0];
+    assert.equal(rejected.status === 'rejected' ? rejected.code : '', 'TRANSFER_REJECTED');
+    assert.deepEqual(asked, ['no.txt', 'yes.txt']);
+    assert.deepEqual(target.store.list().map((entry) => entry.displayName), ['yes.txt']);
+    assert.equal((await fs.readdir(path.join(target.storeDir, 'partial'))).length, 0, 'a declined file leaves no partial');
+  } finally {
+    await target.stop();
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
+
+test('unanswered prompt does not block stop', async () => {
+  const target = await startReceiver({ askBeforeAccept: () => new Promise<boolean>(() => undefined) });
+  const source = await tempDir('source');
+  try {
+    await writeRandomFile(path.join(source, 'a.txt'), 1000, 1);
+    let prompted: () => void = () => undefined;
+    const promptShown = new Promise<void>((resolve) => (prompted = resolve));
+    target.receiver.on('login', () => setTimeout(prompted, 200));
+    const sending = sendFiles(await sendOptions(target.port, [path.join(source, 'a.txt')], { retry: { attempts: 0, baseDelayMs: 1 } }));
+    const outcome = sending.then(() => 'resolved', (error: Error) => error.message);
+    await promptShown;
+    const started = Date.now();
+    await target.receiver.stop();
+    assert.ok(Date.now() - started < 3000, 'stop returned without an answer to the prompt');
+    assert.notEqual(await outcome, 'resolved');
+  } finally {
+    await target.store.close();
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
