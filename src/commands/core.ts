@@ -33,7 +33,7 @@ export function loadAccounts(): Promise<AccountsModule> {
 }
 
 export type ReceiverModule = typeof import('../transfer/receiver');
-export type IdentityModule = typeof import('../transfer/identity');
+export type ReceiverKeysModule = typeof import('../transfer/receiver-keys');
 export type LinkModule = typeof import('../transfer/link');
 
 /** Loads the TLS receiver. */
@@ -41,9 +41,9 @@ export function loadReceiver(): Promise<ReceiverModule> {
   return import('../transfer/receiver');
 }
 
-/** Loads TLS identities and certificate fingerprints. */
-export function loadIdentity(): Promise<IdentityModule> {
-  return import('../transfer/identity');
+/** Loads the creation of a receiver's TLS identity and envelope key pair. */
+export function loadReceiverKeys(): Promise<ReceiverKeysModule> {
+  return import('../transfer/receiver-keys');
 }
 
 /** Loads receiver links and HOST:PORT parsing. */

@@ -150,7 +150,8 @@ export class Downloader {
     onBusy(vscode.l10n.t('Writing {0}…', path.basename(target)));
     try {
       const { writeEncryptedZipFile } = await loadZip();
-      const mtime = new Date(mtimeMs ?? Date.parse(entry.receivedAt));
+      const mtimeOrReceived = mtimeMs ?? Date.parse(entry.receivedAt);
+      const mtime = Number.isFinite(mtimeOrReceived) ? new Date(mtimeOrReceived) : new Date();
       const summary = await writeEncryptedZipFile(target, [{ name: entryLabel(entry), mtime, source: payload }], zipPassword);
       this.log.info(`Downloaded stored file ${id} to ${target} (${summary.archiveBytes} bytes).`);
       return { kind: 'written', path: target, archiveBytes: summary.archiveBytes };

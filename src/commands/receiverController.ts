@@ -7,15 +7,13 @@ import type { IncomingOffer, Receiver, TransferInfo } from '../transfer/receiver
 import type { Store } from '../storage/store';
 import type { InFlightUpload } from '../views/receivedFiles';
 import { formatBytes } from '../views/format';
-import { loadAccounts, loadIdentity, loadLink, loadReceiver, loadStorage } from './core';
+import { loadAccounts, loadLink, loadReceiver, loadReceiverKeys, loadStorage } from './core';
 import { ReceiverIdentity, Secrets } from './secrets';
 import { Settings } from './settings';
 import { StoreService } from './storeService';
 
 /** Context key that the menus and welcome views in package.json match. */
 export const RECEIVER_RUNNING_CONTEXT = 'secureFileTransfer.receiverRunning';
-/** Size of the receiver's TLS and envelope keys, in bits. */
-const RECEIVER_KEY_BITS = 3072;
 /** How long a graceful stop waits for files in progress; the rest are kept for resume. */
 export const STOP_GRACE_MS = 10_000;
 /** How long an offer waits for the user's response when the receiver asks before accepting. */
@@ -249,23 +247,13 @@ export class ReceiverController implements vscode.Disposable {
 
 /** Creates a TLS identity and an envelope key pair for a receiver that has none. */
 async function createIdentity(): Promise<ReceiverIdentity> {
-  const { createTlsIdentity } = await loadIdentity();
-  const crypto = await import('node:crypto');
-  const generate = (await import('node:util')).promisify(crypto.generateKeyPair);
-
-  const [tls, envelope] = await Promise.all([
-    createTlsIdentity({ bits: RECEIVER_KEY_BITS }),
-    generate('rsa', {
-      modulusLength: RECEIVER_KEY_BITS,
-      publicExponent: 0x10001,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    }),
-  ]);
+  const { createReceiverKeys } = await loadReceiverKeys();
+  // No identity passphrase: SecretStorage protects the private keys instead.
+  const keys = await createReceiverKeys();
   return {
-    tlsKeyPem: tls.keyPem,
-    tlsCertPem: tls.certPem,
-    envelopePrivateKeyPem: envelope.privateKey,
-    envelopePublicKeyPem: envelope.publicKey,
+    tlsKeyPem: keys.tls.keyPem,
+    tlsCertPem: keys.tls.certPem,
+    envelopePrivateKeyPem: keys.envelopePrivateKeyPem,
+    envelopePublicKeyPem: keys.envelopePublicKeyPem,
   };
 }

@@ -7,6 +7,9 @@ import * as vscode from 'vscode';
 
 export const SETTINGS_SECTION = 'secureFileTransfer';
 
+/** Port of the receiver when the setting is missing; the same as the command line's `sft receive`. */
+export const DEFAULT_RECEIVER_PORT = 7443;
+
 /** Floor for PBKDF2 iterations, as the settings schema declares it. */
 export const MIN_PBKDF2_ITERATIONS = 600_000;
 export const MAX_PBKDF2_ITERATIONS = 10_000_000;
@@ -30,12 +33,12 @@ export function readSettings(defaultStoreDirectory: string): Settings {
   const config = vscode.workspace.getConfiguration(SETTINGS_SECTION);
 
   const host = config.get<string>('receiver.host', '127.0.0.1').trim();
-  const port = config.get<number>('receiver.port', 47100);
+  const port = config.get<number>('receiver.port', DEFAULT_RECEIVER_PORT);
   const iterations = config.get<number>('encryption.pbkdf2Iterations', MIN_PBKDF2_ITERATIONS);
 
   return {
     receiverHost: host === '' ? '127.0.0.1' : host,
-    receiverPort: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : 47100,
+    receiverPort: Number.isInteger(port) && port >= 0 && port <= 65535 ? port : DEFAULT_RECEIVER_PORT,
     storeDirectory: resolveStoreDirectory(config.get<string>('receiver.storeDirectory', ''), defaultStoreDirectory),
     autoStart: config.get<boolean>('receiver.autoStart', false) === true,
     askBeforeAccepting: config.get<boolean>('receiver.askBeforeAccepting', false) === true,

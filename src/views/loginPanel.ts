@@ -151,7 +151,7 @@ function loginBody(fileCount: number): string {
 
 <vscode-form-group variant="vertical">
   <vscode-label for="receiver">${e(vscode.l10n.t('Receiver'))}</vscode-label>
-  <vscode-textfield id="receiver" data-testid="receiver" name="receiver" placeholder="sft://127.0.0.1:47100#SHA256:…" autocomplete="off"></vscode-textfield>
+  <vscode-textfield id="receiver" data-testid="receiver" name="receiver" placeholder="sft://127.0.0.1:7443#SHA256:…" autocomplete="off"></vscode-textfield>
   <vscode-form-helper>${e(vscode.l10n.t('A receiver link, or HOST:PORT.'))}</vscode-form-helper>
   <div class="field-error" id="receiver-error" data-testid="receiver-error" role="alert"></div>
 </vscode-form-group>

@@ -15,7 +15,7 @@ import {
 
 const validLoginSubmit = {
   type: 'submit',
-  receiver: 'sft://127.0.0.1:47100',
+  receiver: 'sft://127.0.0.1:7443',
   username: 'alice',
   password: 'secret',
   passphrase: 'a long passphrase',
