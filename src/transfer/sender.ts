@@ -51,6 +51,8 @@ export type SendProgress =
   | { type: 'connected'; hostPort: string; fingerprint: string }
   | { type: 'file-start'; file: SourceFile; index: number; count: number; offset: number; envelopeSize: number }
   | { type: 'file-progress'; file: SourceFile; sent: number; committed: number; envelopeSize: number }
+  /** A file continues at `offset`; `rehashedBytes` were encrypted and hashed again but not sent (0 when a hash snapshot existed). */
+  | { type: 'file-resume'; file: SourceFile; offset: number; rehashedBytes: number }
   | { type: 'file-delivered'; file: SourceFile; entryId: string; transferId: string }
   | { type: 'file-rejected'; file: SourceFile; code: string; message: string }
   | { type: 'skipped'; path: string; reason: string }
@@ -344,6 +346,9 @@ class SendSession {
       if (key > offset) {
         upload.snapshots.delete(key);
       }
+    }
+    if (offset > 0) {
+      this.progress({ type: 'file-resume', file: upload.file, offset, rehashedBytes: offset - base });
     }
 
     let position = base;

@@ -32,6 +32,11 @@ for (const cutAt of [3_000, 1_500_000, 3_333_333]) {
       assert.equal(proxy.cuts, 1);
       assert.equal(proxy.connections, 2);
       assert.ok(events.some((event) => event.type === 'retry'), 'the sender retried');
+      for (const event of events) {
+        if (event.type === 'file-resume') {
+          assert.equal(event.rehashedBytes, 0, `resumed at ${event.offset} from a hash snapshot`);
+        }
+      }
 
       const envelopeSize = delivered.status === 'delivered' ? delivered.envelopeSize : 0;
       const resumedAt = starts.length === 2 ? starts[1].received : 0;
@@ -41,6 +46,7 @@ for (const cutAt of [3_000, 1_500_000, 3_333_333]) {
         // The receiver commits what arrived when the connection breaks, whole frames only.
         assert.ok(resumedAt >= cutAt - OVERHEAD_BYTES - 2 * 256 * 1024, `resumed at ${resumedAt}`);
         assert.ok(resumedAt <= cutAt, `resumed at ${resumedAt}`);
+        assert.equal(events.filter((event) => event.type === 'file-resume').length, 1);
       }
       // Committed bytes are not sent again: the second connection carries only the rest.
       const maxForwarded = cutAt + (envelopeSize - resumedAt) + OVERHEAD_BYTES;
