@@ -108,6 +108,7 @@ function handle(message: DownloadHostMessage): void {
       setStatus('');
       if (message.field === 'general') {
         generalError.textContent = message.text;
+        generalError.scrollIntoView({ block: 'nearest' });
       } else {
         showFieldError(fieldId(message.field), message.text);
         focusField(fieldId(message.field));

@@ -150,6 +150,7 @@ function handle(message: LoginHostMessage): void {
       setStatus('');
       if (message.field === 'general') {
         generalError.textContent = message.text;
+        generalError.scrollIntoView({ block: 'nearest' });
       } else {
         showFieldError(fieldId(message.field), message.text);
         focusField(fieldId(message.field));
@@ -160,6 +161,7 @@ function handle(message: LoginHostMessage): void {
       byId('fingerprint-address').textContent = message.address;
       byId('fingerprint-value').textContent = message.fingerprint;
       fingerprintArea.hidden = false;
+      fingerprintArea.scrollIntoView({ block: 'nearest' });
       focusField('fingerprint-accept');
       return;
     case 'fingerprintChanged':
@@ -167,6 +169,7 @@ function handle(message: LoginHostMessage): void {
       setFormDisabled(false);
       byId('fingerprint-changed-text').textContent = message.text;
       changedArea.hidden = false;
+      changedArea.scrollIntoView({ block: 'nearest' });
       return;
   }
 }
