@@ -249,9 +249,16 @@ export class DownloadPanels implements vscode.Disposable {
     switch (outcome.kind) {
       case 'written': {
         panel.dispose();
+        const text = vscode.l10n.t('Saved {0} ({1}).', outcome.path, formatBytes(outcome.archiveBytes));
+        // The operating system's file manager is only reachable when the editor runs on the same machine.
+        const local = vscode.env.remoteName === undefined && vscode.env.uiKind === vscode.UIKind.Desktop;
+        if (!local) {
+          void vscode.window.showInformationMessage(text);
+          return;
+        }
         const reveal = vscode.l10n.t('Reveal in File Explorer');
         void vscode.window
-          .showInformationMessage(vscode.l10n.t('Saved {0} ({1}).', outcome.path, formatBytes(outcome.archiveBytes)), reveal)
+          .showInformationMessage(text, reveal)
           .then((choice) => {
             if (choice === reveal) {
               void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(outcome.path));
