@@ -3,7 +3,7 @@
  * confirmation for a receiver seen for the first time.
  *
  * Secrets are read from the fields only when the form is submitted, are never passed
- * to `setState`, and the fields are cleared as soon as the extension answers.
+ * to `setState`, and the fields are cleared right after the submit message is posted.
  */
 import {
   estimatePassphraseStrength,
@@ -114,6 +114,17 @@ function submit(): void {
   setStatus(t('connecting'));
 }
 
+/** Returns the id of the first field the user still has to fill in. */
+function firstEmptyField(): string {
+  if (receiver.value === '') {
+    return 'receiver';
+  }
+  if (username.value === '') {
+    return 'username';
+  }
+  return 'password';
+}
+
 /** Maps the extension's field names to element ids. */
 function fieldId(field: string): string {
   return field === 'passphraseConfirm' ? 'passphrase-confirm' : field;
@@ -138,7 +149,7 @@ function handle(message: LoginHostMessage): void {
           return item;
         }),
       );
-      focusField(receiver.value === '' ? 'receiver' : username.value === '' ? 'username' : 'password');
+      focusField(firstEmptyField());
       return;
     }
     case 'busy':
