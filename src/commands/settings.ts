@@ -26,8 +26,8 @@ export interface Settings {
 }
 
 /**
- * Reads the settings, applying defaults and bounds again because settings.json can hold
- * any value whatever the schema says. `defaultStoreDirectory` is used when the setting is empty.
+ * Reads the settings, applying defaults and bounds again because settings.json can contain
+ * values outside the schema. `defaultStoreDirectory` is used when the setting is empty.
  */
 export function readSettings(defaultStoreDirectory: string): Settings {
   const config = vscode.workspace.getConfiguration(SETTINGS_SECTION);
