@@ -22,6 +22,9 @@ export interface SavedReceiversSource {
 /** Context value that the menus in package.json match. */
 export const SAVED_RECEIVER_CONTEXT = 'savedReceiver';
 
+/** Characters of the fingerprint shown in the list: `SHA256:` and 8 base64 characters. */
+const FINGERPRINT_PREFIX_CHARS = 15;
+
 /** MIME type of the Explorer's dragged files. */
 const URI_LIST_MIME = 'text/uri-list';
 
@@ -46,7 +49,8 @@ export class ReceiversProvider implements vscode.TreeDataProvider<SavedReceiver>
     item.id = `receiver:${receiver.address}:${receiver.username}`;
     item.iconPath = new vscode.ThemeIcon('remote');
     item.contextValue = SAVED_RECEIVER_CONTEXT;
-    item.description = receiver.username;
+    // The start of the fingerprint is enough to recognize a receiver; the tooltip shows all of it.
+    item.description = `${receiver.username} · ${receiver.fingerprint.slice(0, FINGERPRINT_PREFIX_CHARS)}…`;
 
     const tooltip = new vscode.MarkdownString(undefined, false);
     tooltip.appendMarkdown(`**${receiver.address}**\n\n`);
