@@ -39,7 +39,8 @@ export function activate(context: vscode.ExtensionContext): SecureFileTransferTe
   const secrets = new Secrets(context.secrets, log);
   const storeService = new StoreService(() => settings.storeDirectory, log);
   const receiver = new ReceiverController(secrets, storeService, currentSettings, log);
-  const accounts = new AccountsService(() => settings.storeDirectory, log);
+  // The running receiver's store folder wins over a changed setting until the receiver restarts.
+  const accounts = new AccountsService(() => storeService.dir, log);
   const savedReceivers = new SavedReceivers(context.globalState, context.globalStorageUri);
   const sender = new SendController(context.extensionUri, secrets, savedReceivers, currentSettings, log);
   const downloader = new Downloader(storeService, secrets, log);
