@@ -100,16 +100,40 @@ export interface OpenStreamOptions {
   expectedSize: number | null;
 }
 
-function tryOpen(payloadKey: Buffer, counter: number, last: boolean, sealed: Buffer): Buffer | undefined {
+/**
+ * Opens one sealed chunk given as consecutive pieces without joining them, so only a tag that
+ * is split across pieces gets copied. Returns the plaintext pieces, or undefined when the tag fails.
+ */
+function tryOpen(payloadKey: Buffer, counter: number, last: boolean, sealed: Buffer[]): Buffer[] | undefined {
+  const { ciphertext, tag } = splitTag(sealed);
   const decipher = crypto.createDecipheriv('aes-256-gcm', payloadKey, nonceFor(counter, last));
-  decipher.setAuthTag(sealed.subarray(sealed.length - TAG_SIZE));
-  const plaintext = decipher.update(sealed.subarray(0, sealed.length - TAG_SIZE));
+  decipher.setAuthTag(tag);
+  const plaintext = ciphertext.map((piece) => decipher.update(piece));
   try {
     decipher.final();
   } catch {
     return undefined;
   }
   return plaintext;
+}
+
+/** Splits the pieces of a sealed chunk (at least TAG_SIZE bytes in all) into ciphertext pieces and the tag. */
+function splitTag(sealed: Buffer[]): { ciphertext: Buffer[]; tag: Buffer } {
+  const ciphertext = [...sealed];
+  const tagParts: Buffer[] = [];
+  let tagLeft = TAG_SIZE;
+  while (tagLeft > 0) {
+    const piece = ciphertext.pop() as Buffer;
+    if (piece.length > tagLeft) {
+      tagParts.unshift(piece.subarray(piece.length - tagLeft));
+      ciphertext.push(piece.subarray(0, piece.length - tagLeft));
+      tagLeft = 0;
+    } else {
+      tagParts.unshift(piece);
+      tagLeft -= piece.length;
+    }
+  }
+  return { ciphertext, tag: tagParts.length === 1 ? tagParts[0] : Buffer.concat(tagParts) };
 }
 
 /**
@@ -122,7 +146,9 @@ export function createOpenStream(payloadKey: Buffer, options: OpenStreamOptions)
   let counter = 0;
   let plaintextBytes = 0;
 
-  const openChunk = (sealed: Buffer): Buffer => {
+  // Sealed chunks rarely line up with the source's reads (64 KiB from a pipe or a default
+  // fs stream), so a chunk arrives in pieces and is opened piece by piece, without a copy.
+  const openChunk = (sealed: Buffer[]): Buffer[] => {
     const plaintext = tryOpen(payloadKey, counter, false, sealed);
     if (plaintext) return plaintext;
     if (tryOpen(payloadKey, counter, true, sealed)) {
@@ -135,14 +161,15 @@ export function createOpenStream(payloadKey: Buffer, options: OpenStreamOptions)
     if (sealed.length < TAG_SIZE) {
       throw new SftError('ENVELOPE_TRUNCATED', `The envelope ends inside chunk ${counter}. The file is truncated.`);
     }
-    const plaintext = tryOpen(payloadKey, counter, true, sealed);
-    if (plaintext) {
+    const pieces = tryOpen(payloadKey, counter, true, [sealed]);
+    if (pieces) {
+      const plaintext = Buffer.concat(pieces);
       if (plaintext.length === 0 && counter !== 0) {
         throw new SftError('ENVELOPE_MALFORMED', `Empty last chunk after chunk ${counter - 1}. No writer produces this; the envelope was crafted or damaged.`);
       }
       return plaintext;
     }
-    if (sealed.length === SEALED_CHUNK_SIZE && tryOpen(payloadKey, counter, false, sealed)) {
+    if (sealed.length === SEALED_CHUNK_SIZE && tryOpen(payloadKey, counter, false, [sealed])) {
       throw new SftError('ENVELOPE_TRUNCATED', `The envelope ends after chunk ${counter}, which is not marked as the last. The file is truncated.`);
     }
     throw new SftError('ENVELOPE_PAYLOAD_TAMPERED', `The last chunk (${counter}) failed authentication. The envelope was truncated, modified or damaged.`);
@@ -154,11 +181,12 @@ export function createOpenStream(payloadKey: Buffer, options: OpenStreamOptions)
       const out: Buffer[] = [];
       try {
         while (queue.length > SEALED_CHUNK_SIZE) {
-          const pieces = queue.shift(SEALED_CHUNK_SIZE);
-          const plaintext = openChunk(pieces.length === 1 ? pieces[0] : Buffer.concat(pieces));
+          const plaintext = openChunk(queue.shift(SEALED_CHUNK_SIZE));
           counter++;
-          plaintextBytes += plaintext.length;
-          out.push(plaintext);
+          for (const piece of plaintext) {
+            plaintextBytes += piece.length;
+            out.push(piece);
+          }
         }
       } catch (error) {
         callback(error as Error);
