@@ -30,6 +30,8 @@ const DEFAULT_SETTINGS = {
   'extensions.autoUpdate': false,
   'git.enabled': false,
   'github.gitAuthentication': false,
+  // Otherwise each port the receiver opens brings a port-forwarding notification.
+  'remote.autoForwardPorts': false,
 };
 
 /**

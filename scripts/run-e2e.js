@@ -8,6 +8,7 @@
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const { ensureTools, ToolsError } = require('./tools');
 const { packageExtension } = require('./package');
@@ -45,7 +46,12 @@ async function main() {
   const started = Date.now();
 
   say('packaging the extension');
-  const vsix = await packageExtension();
+  const packaged = await packageExtension();
+  // A private copy, because another build may rewrite the packaged file
+  // while the journeys install it.
+  const vsix = path.join(os.tmpdir(), `sft-e2e-${process.pid}-${path.basename(packaged)}`);
+  fs.copyFileSync(packaged, vsix);
+  process.on('exit', () => fs.rmSync(vsix, { force: true }));
   say('compiling test/e2e');
   compile();
   await ensureTools();

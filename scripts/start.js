@@ -7,7 +7,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { ensureTools, ToolsError } = require('./tools');
+const { ensureTools } = require('./tools');
 const { packageExtension } = require('./package');
 const { startCodeServer, installExtension, findFreePort, isPortFree, LOOPBACK_HOST } = require('./code-server');
 
@@ -56,8 +56,7 @@ function parsePort(value) {
   return port;
 }
 
-async function choosePort() {
-  const requestedPort = process.env.SFT_PORT ? parsePort(process.env.SFT_PORT) : DEFAULT_PORT;
+async function choosePort(requestedPort) {
   if (await isPortFree(requestedPort)) return requestedPort;
 
   const port = await findFreePort();
@@ -66,6 +65,9 @@ async function choosePort() {
 }
 
 async function main() {
+  // Checked first, so a typing error fails before the slow steps.
+  const requestedPort = process.env.SFT_PORT ? parsePort(process.env.SFT_PORT) : DEFAULT_PORT;
+
   say('packaging the extension');
   const vsix = await packageExtension();
 
@@ -75,7 +77,7 @@ async function main() {
   installExtension({ vsix, ...DIRS });
   createSampleWorkspace();
 
-  const port = await choosePort();
+  const port = await choosePort(requestedPort);
   const server = await startCodeServer({ ...DIRS, folder: DIRS.workspace, port, host: LOOPBACK_HOST });
 
   console.log('');
@@ -104,7 +106,9 @@ async function main() {
 }
 
 main().catch((error) => {
-  const message = error instanceof ToolsError ? error.message : error.stack || String(error);
-  console.error(`[start] ${message}`);
+  // Failures of a step have messages that name the fix; a programming
+  // error needs its stack.
+  const isBug = error instanceof TypeError || error instanceof ReferenceError || error instanceof SyntaxError;
+  console.error(`[start] ${isBug || !(error instanceof Error) ? error.stack || String(error) : error.message}`);
   process.exit(1);
 });

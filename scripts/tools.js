@@ -26,7 +26,7 @@ const NODE_BIN = path.join(NODE_HOME, 'bin', 'node');
 const CODE_SERVER_PREFIX = path.join(TOOLS_DIR, 'code-server');
 const CODE_SERVER_HOME = path.join(CODE_SERVER_PREFIX, 'node_modules', 'code-server');
 const CODE_SERVER_ENTRY = path.join(CODE_SERVER_HOME, 'out', 'node', 'entry.js');
-// Written only after code-server answered --version, so an interrupted install is redone.
+// Written only after code-server printed its version, so an interrupted install is redone.
 const CODE_SERVER_MARKER = path.join(CODE_SERVER_PREFIX, 'installed.json');
 
 const DEFAULT_CHROMIUM = '/usr/bin/chromium';

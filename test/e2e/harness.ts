@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import type { LaunchedBrowser } from '../../scripts/browser';
 import type { CodeServer } from '../../scripts/code-server';
 import { saveFailureArtifacts } from './artifacts';
-import { browser as browserModule, codeServer as codeServerModule, packaging } from './paths';
+import { browser as browserModule, codeServer as codeServerModule, packaging, RESULTS_DIR } from './paths';
 import { Workbench } from './workbench';
 
 /** Milliseconds for starting code-server and Chromium and loading the workbench. */
@@ -64,6 +64,7 @@ function writeFiles(root: string, files: Record<string, string | Buffer>): void 
 
 /** Starts code-server and Chromium and opens the workspace in the workbench. */
 export async function startSession(options: SessionOptions = {}): Promise<Session> {
+  const vsix = packagedExtension();
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sft-e2e-'));
   const dirs = {
     userDataDir: path.join(stateDir, 'user-data'),
@@ -71,20 +72,23 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
     xdgDir: path.join(stateDir, 'xdg'),
   };
   const workspace = path.join(stateDir, 'workspace');
-  fs.mkdirSync(workspace, { recursive: true });
-  writeFiles(workspace, options.files ?? {});
-
-  codeServerModule.installExtension({ vsix: packagedExtension(), ...dirs });
-  const server = await codeServerModule.startCodeServer({
-    ...dirs,
-    port: await codeServerModule.findFreePort(),
-    settings: options.settings,
-  });
-
+  let server: CodeServer | undefined;
   let launched: LaunchedBrowser | undefined;
+  let page: Page | undefined;
+
   try {
+    fs.mkdirSync(workspace, { recursive: true });
+    writeFiles(workspace, options.files ?? {});
+
+    codeServerModule.installExtension({ vsix, ...dirs });
+    server = await codeServerModule.startCodeServer({
+      ...dirs,
+      port: await codeServerModule.findFreePort(),
+      settings: options.settings,
+    });
+
     launched = await browserModule.launchBrowser();
-    const page = await launched.context.newPage();
+    page = await launched.context.newPage();
     const browserErrors: string[] = [];
     page.on('pageerror', (error) => browserErrors.push(`page error: ${error.message}`));
     page.on('console', (message) => {
@@ -94,26 +98,39 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
     const workbench = new Workbench(page, server.url);
     await workbench.openWorkbench(workspace);
 
+    const runningServer = server;
     const browser = launched;
     return {
       stateDir,
       workspace,
       userDataDir: dirs.userDataDir,
-      server,
+      server: runningServer,
       browser,
       page,
       workbench,
       browserErrors,
       async stop() {
         await browser.close();
-        await server.stop();
+        await runningServer.stop();
         fs.rmSync(stateDir, { recursive: true, force: true });
       },
     };
   } catch (error) {
+    await saveStartArtifacts(page, server);
     await launched?.close();
-    await server.stop();
+    await server?.stop();
+    fs.rmSync(stateDir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+// A session that failed to start leaves the page and code-server's output.
+async function saveStartArtifacts(page: Page | undefined, server: CodeServer | undefined): Promise<void> {
+  const target = path.join(RESULTS_DIR, 'session-start');
+  fs.mkdirSync(target, { recursive: true });
+  await page?.screenshot({ path: path.join(target, 'screenshot.png'), timeout: 10_000 }).catch(() => undefined);
+  if (server && fs.existsSync(server.logFile)) {
+    fs.copyFileSync(server.logFile, path.join(target, 'code-server.log'));
   }
 }
 

@@ -5,7 +5,7 @@
  * (code-server 4.139.1).
  */
 import type { FrameLocator, Locator, Page } from 'playwright-core';
-import { viewContainer, viewName } from './manifest';
+import { EXTENSION_ID, viewContainer, viewName } from './manifest';
 import { DEFAULT_WAIT_MS, exactText, waitUntil } from './wait';
 
 /** One row of a tree view as the workbench renders it. */
@@ -45,6 +45,44 @@ export class Workbench {
     await this.activityBarItem().waitFor({ state: 'visible', timeout: WORKBENCH_LOAD_MS });
   }
 
+  /** Reloads the window, as *Developer: Reload Window* does, and waits as openWorkbench() does. */
+  async reloadWindow(): Promise<void> {
+    await this.page.reload();
+    await this.page.locator('.monaco-workbench').waitFor({ state: 'visible', timeout: WORKBENCH_LOAD_MS });
+    await this.activityBarItem().waitFor({ state: 'visible', timeout: WORKBENCH_LOAD_MS });
+  }
+
+  /**
+   * Completes an open or save dialog. In the browser VS Code shows its own
+   * dialog in the quick input box, which takes a path typed in full.
+   */
+  async completeFileDialog(filePath: string): Promise<void> {
+    const widget = this.page.locator('.quick-input-widget');
+    const input = widget.locator('input.input').first();
+    const progress = widget.locator('.quick-input-progress');
+    const rows = widget.locator('.quick-input-list .monaco-list-row');
+    const isIdle = async () => !((await progress.getAttribute('class')) ?? '').includes('active') && (await rows.count()) > 0;
+
+    // The dialog fills in its starting folder a moment after it appears, and
+    // would overwrite a path typed before that.
+    await input.waitFor({ state: 'visible' });
+    await waitUntil(async () => (await input.inputValue()) !== '' && (await isIdle()), {
+      message: 'the file dialog to show its starting folder',
+    });
+
+    // The dialog follows the path key by key and ignores a value set at once.
+    await input.fill('');
+    await input.pressSequentially(filePath);
+
+    // Enter counts only once the dialog has listed the typed path's folder, so
+    // it is pressed again until the dialog closes.
+    await waitUntil(async () => {
+      if ((await input.inputValue()) !== filePath || !(await isIdle())) return false;
+      await input.press('Enter');
+      return widget.waitFor({ state: 'hidden', timeout: 2000 }).then(() => true, () => false);
+    }, { message: `the file dialog to accept ${filePath}` });
+  }
+
   /** Returns the activity bar entry of the extension's view container. */
   activityBarItem(): Locator {
     return this.page.locator(`.part.activitybar ${activityBarLabelSelector()}`);
@@ -76,7 +114,12 @@ export class Workbench {
       .first();
     await row.waitFor({ state: 'visible' });
     await row.click();
-    await widget.waitFor({ state: 'hidden' });
+
+    // The palette closes, unless the command opens its own quick input (an
+    // input box, a quick pick or a file dialog) in the same widget.
+    await waitUntil(async () => !(await widget.isVisible()) || !(await input.inputValue()).startsWith('>'), {
+      message: `the command palette to close after "${title}"`,
+    });
   }
 
   /** Shows the Explorer in the side bar. */
@@ -250,6 +293,14 @@ export class Workbench {
       timeout,
       message: `a notification matching ${pattern}`,
     });
+  }
+
+  /**
+   * Returns the status bar entry that the extension created with
+   * `createStatusBarItem(itemId, ...)`; VS Code prefixes the extension id.
+   */
+  statusBarEntry(itemId: string): Locator {
+    return this.page.locator(`.part.statusbar [id=${JSON.stringify(`${EXTENSION_ID}.${itemId}`)}]`);
   }
 
   /** Returns the status bar entry whose text matches `text`. */
