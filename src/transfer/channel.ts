@@ -37,6 +37,10 @@ export class FrameChannel {
     private readonly peer: string,
   ) {
     this.decoder = new FrameDecoder(limits);
+    // Each file is a few small request and reply messages. With Nagle's algorithm a small
+    // write waits for the peer's delayed ACK (about 40 ms on Linux) whenever an earlier one
+    // is still unacknowledged.
+    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => this.fail(new SftError('CONNECTION_FAILED', `The ${peer} closed the connection.`)));
     socket.on('close', () => {
