@@ -21,7 +21,7 @@ const { run } = require('./lib/measure');
 const { ensurePeers, peerVersions } = require('./lib/peers');
 const { createTemplateStore, stopAllReceivers } = require('./lib/receiver');
 const { startSshd } = require('./lib/sshd');
-const { table, yesNo } = require('./lib/report');
+const { table, yesNo, formatRuns } = require('./lib/report');
 
 const ROOT = path.resolve(__dirname, '..');
 const GIB = 1024 ** 3;
@@ -32,8 +32,7 @@ const SIZES = {
   full: {
     encryptBytes: GIB,
     inMemoryBytes: 1 * GIB,
-    memorySmallBytes: 16 * MIB,
-    memoryLargeBytes: 4 * GIB,
+    memoryBytes: [16 * MIB, GIB, 4 * GIB],
     transferBytes: GIB,
     smallFileCount: 10000,
     smallFileBytes: 4096,
@@ -45,8 +44,7 @@ const SIZES = {
   quick: {
     encryptBytes: 64 * MIB,
     inMemoryBytes: 64 * MIB,
-    memorySmallBytes: 16 * MIB,
-    memoryLargeBytes: 256 * MIB,
+    memoryBytes: [16 * MIB, 256 * MIB],
     transferBytes: 64 * MIB,
     smallFileCount: 1000,
     smallFileBytes: 4096,
@@ -127,7 +125,7 @@ async function createSecrets(ctx) {
 function neededBytes(sizes, only) {
   const perWorkload = {
     1: 3 * sizes.encryptBytes,
-    2: sizes.memorySmallBytes,
+    2: sizes.memoryBytes[0],
     3: 3 * sizes.transferBytes,
     4: 4 * sizes.smallFileCount * sizes.smallFileBytes,
     5: 3 * sizes.exportBytes,
@@ -202,7 +200,9 @@ async function main() {
     ctx.drivers = await buildDrivers(path.join(workDir, 'drivers'));
     ctx.secrets = await createSecrets(ctx);
     for (const id of options.only) {
+      const workloadStarted = Date.now();
       results.push(await WORKLOADS[id]().runWorkload(ctx));
+      log(`Workload ${id} took ${((Date.now() - workloadStarted) / 1000).toFixed(0)} s`);
     }
   } finally {
     await cleanUp();
@@ -222,11 +222,15 @@ function render(options, machine, versions, results, minutes) {
   return [
     '# Benchmarks',
     '',
-    `Measured by \`${command}\` (bench/run.js, ${options.runs} runs per command, ${minutes} minutes in all). `
-      + 'Each command runs as its own process under GNU time, which reports its peak resident memory; '
-      + 'wall times are taken around the process. The commands of a workload take turns, run by run, '
-      + 'so a change in the machine\'s load touches all of them. Absolute times vary between runs on shared machines; '
-      + 'the ratios are the result.',
+    `Written by \`${command}\` (bench/run.js) in ${minutes} minutes, ${formatRuns(options.runs)} per command${options.quick ? ', with small files' : ''}. `
+      + 'Run `npm run bench` for the full set (about 20 minutes) or `npm run bench -- --quick` for a small version (under two minutes); '
+      + 'both rewrite this page. The script installs missing peers from Debian\'s packages, makes its own inputs and keys, and cleans up after itself.',
+    '',
+    'Each command runs as its own process under GNU time, which reports its CPU time and peak resident memory; wall times are taken around the process. '
+      + 'The commands of a workload take turns, run by run, so a change in the machine\'s load touches all of them alike. '
+      + `Inputs and outputs live in ${machine.workDir}, so the page cache holds every file and disk speed does not hide the tools' own cost. `
+      + '`sft` flushes each output file to disk (fsync) before renaming it into place; on tmpfs that costs nothing, on a disk it adds the time to write the file out, which the peers do not wait for. '
+      + 'Absolute times vary between runs on a shared machine; the ratios are the result.',
     '',
     '## Machine',
     '',
@@ -234,8 +238,8 @@ function render(options, machine, versions, results, minutes) {
       ['CPU', `${machine.cpu}, ${machine.cores} cores`],
       ['memory', `${machine.memoryGiB} GiB`],
       ['system', machine.system],
-      ['working folder', `${machine.workDir}`],
-      ['load average at the end', machine.loadAverage],
+      ['working folder', machine.workDir],
+      ['load average (1, 5, 15 min) at the end', machine.loadAverage],
       ['Node.js', `${machine.node} (OpenSSL ${machine.nodeOpenssl})`],
       ['OpenSSL', versions.openssl],
       ['age', versions.age],

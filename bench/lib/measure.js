@@ -8,8 +8,10 @@ const path = require('node:path');
 const GNU_TIME = '/usr/bin/time';
 // User seconds, system seconds, maximum resident set size in KiB.
 const TIME_FORMAT = '%U %S %M';
-/** Output kept from a failed command, enough to show its error message. */
-const MAX_CAPTURED_OUTPUT_BYTES = 64 * 1024;
+/** Standard error kept from the end of a command's output, enough to show its error message. */
+const MAX_CAPTURED_STDERR_BYTES = 64 * 1024;
+/** Standard output kept from a command, enough for `sft list --json` of a large store. */
+const MAX_CAPTURED_STDOUT_BYTES = 256 * 1024 * 1024;
 
 class CommandFailed extends Error {}
 
@@ -76,11 +78,14 @@ function spawnOptions(options) {
   };
 }
 
+/** Collects standard output up to its limit, and the last part of standard error, where errors are. */
 function collect(stream, output, key) {
   stream.setEncoding('utf8');
   stream.on('data', (text) => {
-    if (output[key].length < MAX_CAPTURED_OUTPUT_BYTES) {
-      output[key] += text;
+    if (key === 'stderr') {
+      output.stderr = (output.stderr + text).slice(-MAX_CAPTURED_STDERR_BYTES);
+    } else if (output.stdout.length < MAX_CAPTURED_STDOUT_BYTES) {
+      output.stdout += text;
     }
   });
 }

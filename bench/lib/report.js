@@ -19,7 +19,18 @@ function table(headers, rows, align = undefined) {
 
 function seconds(value) {
   if (value < 0.1) return `${(value * 1000).toFixed(1)} ms`;
+  if (value >= 100) return `${value.toFixed(0)} s`;
   return `${value.toFixed(value < 10 ? 3 : 2)} s`;
+}
+
+/** Formats a number of runs, e.g. "1 run", "5 runs". */
+function formatRuns(value) {
+  return `${value} run${value === 1 ? '' : 's'}`;
+}
+
+/** Formats a count with thousands separators, e.g. "10,000". */
+function formatCount(value) {
+  return value.toLocaleString('en-US');
 }
 
 /** Median wall time with the range of all runs, e.g. "1.234 s (1.200–1.300)". */
@@ -63,4 +74,4 @@ function yesNo(met) {
   return met ? 'met' : '**missed**';
 }
 
-module.exports = { MIB, cpuCell, ratio, rssCell, seconds, size, table, throughputCell, wallCell, yesNo };
+module.exports = { MIB, cpuCell, formatCount, formatRuns, ratio, rssCell, seconds, size, table, throughputCell, wallCell, yesNo };

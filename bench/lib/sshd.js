@@ -29,8 +29,8 @@ function freePort() {
 /**
  * Starts sshd in the foreground on 127.0.0.1 with a configuration in `dir`, and returns
  * `{ user, port, sshArgs, cipher, stop }`. `sshArgs` are the ssh and scp options that log
- * in to it (the port is given apart: `-p` for ssh, `-P` for scp); `cipher` is the cipher
- * the default settings negotiate; `stop()` ends sshd by its process id.
+ * in to it, without the port, which ssh takes as `-p` and scp as `-P`. `cipher` is the
+ * cipher the default settings negotiate, and `stop()` ends sshd by its process id.
  */
 async function startSshd(dir, log) {
   fs.mkdirSync(dir, { mode: 0o700 });

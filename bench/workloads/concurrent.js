@@ -6,13 +6,18 @@ const { measure } = require('../lib/measure');
 const { removeQuietly, writeRandomFile } = require('../lib/files');
 const { fileSha256, sendCommand, startFreshReceiver } = require('../lib/receiver');
 const { runRounds, summarize } = require('../lib/stats');
-const { size, table } = require('../lib/report');
+const { size, table, formatRuns } = require('../lib/report');
 const { verifyStore } = require('./transfer');
 
 /** Share of one sender's throughput that the most concurrent senders should keep in aggregate. */
 const TARGET_SHARE = 0.8;
 /** Stored files decrypted and compared per level in a quick run; a full run checks all. */
-const QUICK_HASH_CHECKS = 4;
+const QUICK_HASH_CHECKS = 2;
+
+const LOCKOUT_EXPLANATION = 'Why senders fail: the receiver\'s login limiter (src/storage/login-limiter.ts) counts every login from an address as a failure '
+  + 'from the moment it begins until the password is verified, so that parallel guesses cannot slip past it. Concurrent senders with the right password from one address '
+  + 'therefore count as failures while their logins are in flight: a login that arrives while 5 others are in flight is rejected as locked out (its message asks to retry in 15 minutes), '
+  + 'and the second to fifth wait 0.5 to 4 s before their password is checked.';
 
 /** Returns the last line a failed sender printed, with ports and seconds masked so equal failures group. */
 function failureReason(error) {
@@ -99,10 +104,11 @@ async function runWorkload(ctx) {
     `## 6. Concurrent senders to one receiver`,
     '',
     `1, 8 and 32 \`sft send\` processes start at once, each sending its own ${size(bytes)} file to one \`sft receive\` on 127.0.0.1 (fresh store per run). `
-      + `Aggregate throughput is the delivered plaintext bytes over the time from the first start to the last exit. Every run checks that the receiver stored every delivered file; the first run of each level decrypts ${ctx.quick ? `${QUICK_HASH_CHECKS} stored files` : 'each stored file'} and compares the SHA-256 with the original's. ${runs} runs.`,
+      + `Aggregate throughput is the delivered plaintext bytes over the time from the first start to the last exit. Every run checks that the receiver stored every delivered file; the first run of each level decrypts ${ctx.quick ? `${QUICK_HASH_CHECKS} stored files` : 'each stored file'} and compares the SHA-256 with the original's. ${formatRuns(runs)}.`,
     '',
     table(['senders', 'median wall (min–max)', 'aggregate throughput', 'of one sender', 'files delivered', 'largest sender peak RSS'], rows),
     ...(reasons.size === 0 ? [] : ['', 'Senders that failed, by error message:', '', ...[...reasons].map(([message, count]) => `- ${count}×: ${message}`)]),
+    ...([...reasons.keys()].some((message) => message.includes('too many failed logins')) ? ['', LOCKOUT_EXPLANATION] : []),
   ].join('\n');
   const share = throughput(maxSenders) / single;
   const lost = levels.reduce((sum, senders) => sum + failed(senders), 0);
