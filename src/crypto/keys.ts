@@ -1,14 +1,16 @@
 /**
  * RSA key pairs: generation, PEM loading and OpenSSH-style fingerprints.
  *
- * Private keys are written as encrypted PKCS#8 PEM (PBES2 with AES-256-CBC), which
- * `openssl pkey` reads with the passphrase; public keys as SPKI PEM.
+ * Private keys are written as encrypted PKCS#8 PEM (PBES2: PBKDF2-HMAC-SHA-256 at 600,000
+ * iterations and AES-256-CBC), which `openssl pkey` reads with the passphrase; public keys
+ * as SPKI PEM.
  */
 import * as crypto from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { SftError } from '../errors';
+import { encryptPrivateKeyPem } from './pkcs8';
 
 export const DEFAULT_RSA_BITS = 3072;
 export const MIN_RSA_BITS = 2048;
@@ -37,16 +39,11 @@ export async function generateKeyPair(passphrase: string, bits: number = DEFAULT
   if (passphrase.length === 0) {
     throw new SftError('KEY_PASSPHRASE_MISSING', 'The private key passphrase is empty. Give a non-empty passphrase to protect the private key.');
   }
-  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', {
-    modulusLength: bits,
-    publicExponent: 0x10001,
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase },
-  });
+  const { publicKey, privateKey } = await generateKeyPairAsync('rsa', { modulusLength: bits, publicExponent: 0x10001 });
   return {
-    privateKeyPem: privateKey,
-    publicKeyPem: publicKey,
-    fingerprint: fingerprint(crypto.createPublicKey(publicKey)),
+    privateKeyPem: await encryptPrivateKeyPem(privateKey, passphrase),
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    fingerprint: fingerprint(publicKey),
   };
 }
 

@@ -29,6 +29,12 @@ test('generated private key opens in openssl pkey', async () => {
   const pubFromOpenssl = execFileSync('openssl', ['pkey', '-in', privatePath, '-passin', `file:${passFile}`, '-pubout'], { encoding: 'utf8' });
   assert.equal(pubFromOpenssl.trim(), (await fs.readFile(publicPath, 'utf8')).trim());
 
+  const params = execFileSync('openssl', ['asn1parse', '-in', privatePath], { encoding: 'utf8' });
+  assert.match(params, /PBES2/);
+  assert.match(params, /hmacWithSHA256/);
+  assert.match(params, /aes-256-cbc/);
+  assert.match(params, /INTEGER\s+:0927C0\b/, 'PBKDF2 iteration count 600000 (0x0927C0)');
+
   await fs.writeFile(passFile, 'not the pass');
   assert.throws(() => execFileSync('openssl', ['pkey', '-in', privatePath, '-passin', `file:${passFile}`, '-noout'], { stdio: 'pipe' }));
 });
