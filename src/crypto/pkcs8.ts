@@ -2,9 +2,9 @@
  * Encrypted PKCS#8 private keys (RFC 5208, PBES2 from RFC 8018) with a strong KDF.
  *
  * Node.js 20 can export an encrypted PKCS#8 key, but then OpenSSL 3.0 uses 2,048 PBKDF2
- * iterations and an 8-byte salt, and Node offers no way to raise either. This file builds the same structure
- * with PBKDF2-HMAC-SHA-256 at 600,000 iterations and AES-256-CBC, which `openssl pkey`
- * and `crypto.createPrivateKey` both read.
+ * iterations and an 8-byte salt, and Node offers no way to raise either. This file builds
+ * the same structure with PBKDF2-HMAC-SHA-256 at 600,000 iterations, a 16-byte salt and
+ * AES-256-CBC, which `openssl pkey` and `crypto.createPrivateKey` both read.
  */
 import * as crypto from 'node:crypto';
 import { promisify } from 'node:util';
