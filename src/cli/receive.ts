@@ -10,13 +10,15 @@ import { SftError } from '../errors';
 import { Accounts } from '../storage/accounts';
 import { writeFileAtomic } from '../storage/atomic-file';
 import { Store } from '../storage/store';
-import { Receiver, ReceiverLogger } from '../transfer/receiver';
+import { DEFAULT_PARTIAL_MAX_AGE_MS, Receiver, ReceiverLogger } from '../transfer/receiver';
 import { loadOrCreateReceiverKeys } from '../transfer/receiver-keys';
 import { CliIo, Command, EXIT_OK, expectPositionals, parseOptions, writeLine } from './io';
 import { readSecret } from './secrets';
 
+const HOUR_MS = 60 * 60 * 1000;
+
 const usage =
-  'sft receive --store DIR [--host 127.0.0.1] [--port N] [--port-file F] [--identity-passphrase-file F] [--max-file-size BYTES]';
+  'sft receive --store DIR [--host 127.0.0.1] [--port N] [--port-file F] [--identity-passphrase-file F] [--max-file-size BYTES] [--partial-max-age HOURS]';
 
 /** Port used when --port is not given. */
 export const DEFAULT_RECEIVER_PORT = 7443;
@@ -31,6 +33,7 @@ export const receive: Command = {
       'port-file': { type: 'string' },
       'identity-passphrase-file': { type: 'string' },
       'max-file-size': { type: 'string' },
+      'partial-max-age': { type: 'string' },
     }, usage);
     expectPositionals(positionals, 0, 'no arguments besides options', usage);
     if (values.store === undefined) {
@@ -40,6 +43,11 @@ export const receive: Command = {
     const host = values.host ?? '127.0.0.1';
     const port = parseWholeNumber(values.port, '--port', DEFAULT_RECEIVER_PORT, 65535);
     const maxFileSize = values['max-file-size'] === undefined ? undefined : parseWholeNumber(values['max-file-size'], '--max-file-size', 0, Number.MAX_SAFE_INTEGER);
+    // Uploads left unfinished longer than this are deleted; a sender can resume until then.
+    const partialMaxAgeHours = parseWholeNumber(values['partial-max-age'], '--partial-max-age', DEFAULT_PARTIAL_MAX_AGE_MS / HOUR_MS, 24 * 365);
+    if (partialMaxAgeHours < 1) {
+      throw new SftError('USAGE', 'Invalid --partial-max-age 0: give at least 1 hour, so a sender has time to resume.');
+    }
 
     // Only needed when the private key is created, so never prompted for.
     const identityPassphrase = await readSecret(io, {
@@ -68,7 +76,10 @@ export const receive: Command = {
         logger.warn(`No accounts yet, so no sender can log in. Add one with "sft account add USER --store ${values.store}".`);
       }
 
-      const receiver = new Receiver({ store, accounts, tls: keys.tls, publicKey: keys.publicKey, logger, software: 'sft' });
+      const receiver = new Receiver({
+        store, accounts, tls: keys.tls, publicKey: keys.publicKey, logger, software: 'sft',
+        partialMaxAgeMs: partialMaxAgeHours * HOUR_MS,
+      });
       const address = await receiver.start({ host, port });
       writeLine(io.stdout, receiver.link());
       if (values['port-file'] !== undefined) {
