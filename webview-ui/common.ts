@@ -66,10 +66,16 @@ export function showFieldError(field: string, text: string): void {
   }
 }
 
-/** Clears every error line and invalid mark on the page. */
+/**
+ * Clears every error line and invalid mark on the page. An alert with markup of its own,
+ * such as the changed-fingerprint warning, keeps its elements because its page writes into
+ * them later. The page hides that alert instead.
+ */
 export function clearErrors(): void {
   for (const line of document.querySelectorAll<HTMLElement>('.field-error, .alert')) {
-    line.textContent = '';
+    if (line.childElementCount === 0) {
+      line.textContent = '';
+    }
   }
   for (const input of document.querySelectorAll<TextField>('vscode-textfield')) {
     input.invalid = false;
