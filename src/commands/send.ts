@@ -155,9 +155,11 @@ export class SendController {
     const { parseReceiverAddress, formatHostPort } = await loadLink();
 
     let hostPort: string;
+    let linkFingerprint: string | undefined;
     try {
       const address = parseReceiverAddress(submission.receiver, 'the receiver address');
       hostPort = formatHostPort(address.host, address.port);
+      linkFingerprint = address.fingerprint;
     } catch (error) {
       panel.showError('receiver', errorText(error));
       return;
@@ -205,13 +207,13 @@ export class SendController {
     });
 
     if (summary.failedBeforeLogin && panel.visible) {
-      this.showLoginError(panel, summary);
+      await this.showLoginError(panel, summary, linkFingerprint);
       return;
     }
     this.showSummary(summary);
   }
 
-  private showLoginError(panel: LoginPanel, summary: SendSummary): void {
+  private async showLoginError(panel: LoginPanel, summary: SendSummary, linkFingerprint: string | undefined): Promise<void> {
     const error = summary.error;
     if (!error) {
       return;
@@ -224,12 +226,14 @@ export class SendController {
       case 'LOGIN_LOCKED':
         panel.showError('password', error.message);
         return;
-      case 'FINGERPRINT_CHANGED':
-        panel.showFingerprintChanged(summary.hostPort, error.message);
+      case 'FINGERPRINT_CHANGED': {
+        const text = (await this.fingerprintChangedText(summary.hostPort, linkFingerprint)) ?? error.message;
+        panel.showFingerprintChanged(summary.hostPort, text);
         void vscode.window.showWarningMessage(
           vscode.l10n.t('Receiver {0} presented a different certificate than before. Nothing was sent, and no password left this machine.', summary.hostPort),
         );
         return;
+      }
       case 'USAGE':
       case 'CONNECTION_FAILED':
       case 'TIMEOUT':
@@ -239,6 +243,30 @@ export class SendController {
         panel.showError('general', error.message);
         return;
     }
+  }
+
+  /**
+   * Explains a changed fingerprint in the editor's terms. The core's message names the
+   * command line's --trust option and known-receivers file, which do not exist here.
+   * Returns undefined when the trusted fingerprint cannot be read.
+   */
+  private async fingerprintChangedText(hostPort: string, linkFingerprint: string | undefined): Promise<string | undefined> {
+    if (linkFingerprint !== undefined) {
+      return vscode.l10n.t(
+        "Receiver {0} presented a certificate whose fingerprint is not {1}, the one in the link. Someone may be intercepting the connection, or the link is out of date. Check the link with the receiver's owner.",
+        hostPort,
+        linkFingerprint,
+      );
+    }
+    const trusted = (await this.savedReceivers.knownReceivers().catch(() => undefined))?.get(hostPort);
+    if (trusted === undefined) {
+      return undefined;
+    }
+    return vscode.l10n.t(
+      "Receiver {0} presented a certificate whose fingerprint is not {1}, the one you trusted before. Someone may be intercepting the connection, or the receiver got a new identity. If the receiver's owner confirms the change, choose Forget Receiver on {0} in the Receivers view, then send again.",
+      hostPort,
+      trusted,
+    );
   }
 
   /**
