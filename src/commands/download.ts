@@ -18,6 +18,7 @@ import { loadCrypto, loadZip } from './core';
 import { errorText, logError, reportError } from './report';
 import { Secrets } from './secrets';
 import { StoreService } from './storeService';
+import { createChosenFolder } from './tools';
 
 /** Wrong passphrases allowed per file within DOWNLOAD_ATTEMPT_WINDOW_MS before downloads of it are locked. */
 export const MAX_DOWNLOAD_ATTEMPTS = 5;
@@ -204,7 +205,11 @@ async function askSaveLocation(entry: StoreEntry): Promise<string | undefined> {
     filters: { [vscode.l10n.t('ZIP archives')]: ['zip'] },
     saveLabel: vscode.l10n.t('Save ZIP'),
   });
-  return uri?.scheme === 'file' ? uri.fsPath : undefined;
+  if (uri?.scheme !== 'file') {
+    return undefined;
+  }
+  await createChosenFolder(uri);
+  return uri.fsPath;
 }
 
 /** Opens one download panel per stored file and runs its submissions through the Downloader. */

@@ -49,7 +49,21 @@ async function pickInputFile(title: string, given: unknown): Promise<string | un
 
 async function pickOutputFile(title: string, proposed: string): Promise<string | undefined> {
   const picked = await vscode.window.showSaveDialog({ title, defaultUri: vscode.Uri.file(proposed) });
-  return picked ? localPath(picked) : undefined;
+  if (!picked) {
+    return undefined;
+  }
+  await createChosenFolder(picked);
+  return localPath(picked);
+}
+
+/**
+ * Creates the folder of a path chosen in a save dialog. VS Code's own dialog (in the
+ * browser, or with files.simpleDialog.enable) offers to create a missing folder but
+ * leaves creating it to the caller. A failure is ignored here, because writing the
+ * file then fails and reports it.
+ */
+export async function createChosenFolder(file: vscode.Uri): Promise<void> {
+  await Promise.resolve(vscode.workspace.fs.createDirectory(vscode.Uri.joinPath(file, '..'))).catch(() => undefined);
 }
 
 // Generate RSA Key Pair…
