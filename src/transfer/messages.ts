@@ -215,8 +215,9 @@ class Fields {
     if (typeof value !== 'string') {
       throw violation(`field "${name}" of "${printable(String(this.type ?? ''))}" is missing or not a string`);
     }
-    // The UTF-16 length bounds the code-point count from above, so long strings fail fast.
-    const length = value.length <= max ? codePoints(value) : max + 1;
+    // A code point takes one or two UTF-16 units, so a string of more than 2 * max units has
+    // more than max code points and fails without being counted.
+    const length = value.length <= 2 * max ? codePoints(value) : max + 1;
     if (length < min || length > max) {
       throw violation(`field "${name}" has ${length > max ? 'more than ' + max : length} characters, outside ${min}..${max}`);
     }

@@ -157,6 +157,15 @@ describe('oversized: control messages', () => {
     assert.equal(offer.type, 'offer');
   });
 
+  test('field limits count code points, not UTF-16 units', () => {
+    // An emoji is one code point and two UTF-16 units; the protocol counts code points.
+    const login = (password: string): Buffer => Buffer.from(JSON.stringify({ type: 'login', username: 'u', password }));
+    assert.equal(parseSenderMessage(login('😀'.repeat(1024))).type, 'login', '1,024 emoji are 1,024 characters');
+    expectCode(() => parseSenderMessage(login('😀'.repeat(1025))), 'PROTOCOL_VIOLATION', '1,025 emoji');
+    const offer = (name: string): Buffer => Buffer.from(JSON.stringify({ type: 'offer', transferId: 'c'.repeat(32), name, path: name, size: 1, headerSize: 100, plaintextSize: 0 }));
+    assert.equal(parseSenderMessage(offer('😀'.repeat(700))).type, 'offer', 'a name of 700 emoji');
+  });
+
   test('deeply nested JSON is rejected without a stack overflow', () => {
     const depth = Math.floor((MAX_CONTROL_MESSAGE_BYTES - 40) / 2);
     const body = Buffer.from(`{"type":"bye","x":${'['.repeat(depth)}${']'.repeat(depth)}}`);
