@@ -1,6 +1,6 @@
 /**
  * Brute force: 1,000 wrong logins from one address against a receiver with the default
- * login limiter. The lockout must hold, the receiver must keep answering other peers, and
+ * login limiter. The lockout must hold, the receiver must keep replying to other peers, and
  * the real user must still log in and send from another loopback address.
  */
 import assert from 'node:assert/strict';
@@ -42,11 +42,11 @@ after(async () => {
 interface Tally {
   invalid: number;
   locked: number;
-  /** Connections the receiver closed before answering: its per-address limit. */
+  /** Connections the receiver closed before replying, because of its per-address limit. */
   refused: number;
 }
 
-/** One wrong login; returns the receiver's answer, or 'refused' when it closed the connection first. */
+/** Tries one wrong login and returns the receiver's reply, or 'refused' when it closed the connection first. */
 async function wrongLogin(username: string, password: string): Promise<{ reason: 'invalid' | 'locked' | 'refused'; message?: string; retryAfterMs?: number }> {
   let client: RawClient;
   try {

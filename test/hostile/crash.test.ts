@@ -182,7 +182,7 @@ async function writeBatch(random: SeededRandom, batch: number): Promise<string> 
   return folder;
 }
 
-/** With the receiver down: every listed entry is complete and holds the bytes that were sent. */
+/** Checks, with the receiver down, that every listed entry is complete and contains the bytes that were sent. */
 async function verifyStore(privateKey: crypto.KeyObject, when: string): Promise<number> {
   const store = await Store.open(storeDir, { readOnly: true });
   const entries = store.list();
@@ -241,9 +241,8 @@ describe('crash', () => {
     await startBatch();
     for (let kill = 0; kill < CRASH_POINTS; kill++) {
       // A kill point is a byte count through the proxy, then a delay. The bytes place it after
-      // the TLS handshake, login or some file data; the delay lets the receiver work through
-      // what its socket buffers hold, so the kill also lands after checkpoints, renames and
-      // index writes.
+      // the TLS handshake, login or some file data. The delay lets the receiver work through
+      // its socket buffers, so the kill also lands after checkpoints, renames and index writes.
       const threshold = random.chance(0.15) ? random.between(1, 4096) : random.between(4096, MAX_KILL_THRESHOLD_BYTES);
       const delayMs = random.chance(0.2) ? 0 : random.between(1, MAX_KILL_DELAY_MS);
       const current = receiver;
@@ -268,7 +267,7 @@ describe('crash', () => {
     for (const { offset } of receiver.starts) if (offset > 0) resumedStarts.push(offset);
     const elapsed = Date.now() - started;
 
-    // Every file of every batch was delivered, is listed once and holds the right bytes.
+    // Every file of every batch was delivered, is listed once and contains the right bytes.
     for (const result of results) {
       assert.deepEqual(result.files.filter((file) => file.status !== 'delivered'), [], replay('a file was not delivered'));
     }

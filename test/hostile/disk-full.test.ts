@@ -1,8 +1,8 @@
 /**
  * Disk full: a receiver whose store sits on a 4 MiB tmpfs. An offer larger than the free
- * space is rejected with DISK_FULL before any byte is written; a disk that fills while a
- * file arrives fails that file with DISK_FULL at whatever step the space runs out (data,
- * checkpoint, sidecar, index). Throughout, earlier files stay listed and intact, nothing
+ * space is rejected with DISK_FULL before any byte is written. A disk that fills while a
+ * file arrives fails that file with DISK_FULL at whatever step the space runs out: data,
+ * checkpoint, sidecar or index. Throughout, earlier files stay listed and intact, nothing
  * incomplete is listed, and the receiver keeps answering. Once space returns, the same
  * files go through.
  *
@@ -25,8 +25,8 @@ const DISK_BYTES = 4 * 1024 * 1024;
 const MIN_FREE_BYTES = 64 * 1024;
 /**
  * Free bytes left on the disk once the offer is accepted, as a function of the envelope
- * size. Less than the envelope fails a data write; a few 4 KiB pages more than it fails the
- * checkpoint, the sidecar or the index write at the end.
+ * size. Less than the envelope fails a data write. A few 4 KiB pages more than it can fail
+ * the checkpoint, the sidecar or the index write at the end.
  */
 const LEFT_FREE: Array<[string, (envelopeSize: number) => number]> = [
   ['nothing', () => 0],
@@ -100,7 +100,7 @@ async function sendFile(name: string, size: number, seed: number): Promise<{ sta
   return { ...outcome, digest: sha256(bytes) };
 }
 
-/** Every confirmed file is listed and decrypts to its bytes; the index on disk parses; nothing else is listed. */
+/** Checks that every confirmed file is listed and decrypts to its bytes, that nothing else is listed, and that the index on disk parses. */
 async function assertEarlierFilesIntact(when: string): Promise<void> {
   const entries = target.store.list();
   assert.deepEqual(entries.map((entry) => entry.id).sort(), [...stored.keys()].sort(), `${when}: the listed entries changed`);
@@ -124,7 +124,7 @@ async function assertResponsive(when: string): Promise<void> {
 
 /**
  * Offers `plaintext`, fills the disk to `leave` free bytes once the offer is accepted, then
- * sends the data. Returns the receiver's final answer.
+ * sends the data. Returns the receiver's final reply.
  */
 async function uploadIntoFullDisk(plaintext: Buffer, name: string, leaveFor: (envelopeSize: number) => number): Promise<{ type: string; code?: string; message?: string; entryId?: string; filler: string }> {
   const client = await RawClient.connect(target.port);

@@ -1,8 +1,8 @@
 /**
- * Load: 32 senders at once, from 32 loopback addresses and 4 accounts, each with its own
- * passphrase, all sending files with the same names; two files are 64 MiB. Every file must be
- * stored once, under the right account and path, and decrypt with its sender's passphrase to
- * the bytes that sender read.
+ * Load: 32 senders at once, from 32 loopback addresses and 4 accounts. Each has its own
+ * passphrase, all send files with the same names, and two files are 64 MiB. Every file must
+ * be stored once, under the right account and path, and decrypt with its sender's passphrase
+ * to the bytes that sender read.
  */
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';

@@ -190,7 +190,7 @@ describe('oversized: envelope headers', () => {
     return Buffer.from(valid);
   }
 
-  /** A source of `total` bytes made on demand, which counts how many were asked for. */
+  /** Returns a source of `total` bytes made on demand, and a count of the bytes it delivered. */
   function endlessSource(prefix: Buffer, total: number): { source: Readable; delivered: () => number } {
     let delivered = 0;
     const source = new Readable({
@@ -221,7 +221,7 @@ describe('oversized: envelope headers', () => {
   });
 
   test('a header of exactly 64 KiB is read and no more', async () => {
-    // A header that announces the maximum but holds garbage: the reader takes 64 KiB, then fails on structure.
+    // A header that announces the maximum but contains garbage: the reader takes 64 KiB, then fails on structure.
     const prefix = (await header()).subarray(0, HEADER_PREFIX_BYTES);
     prefix.writeUInt32BE(MAX_HEADER_BYTES, 5);
     const { source, delivered } = endlessSource(prefix, 1024 * 1024 * 1024);

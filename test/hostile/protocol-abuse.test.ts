@@ -4,8 +4,8 @@
  * offer, offers whose sizes disagree, envelope headers for another key or of random bytes,
  * more bytes than offered, wrong hashes, and connections cut mid-frame.
  *
- * Every answer from the receiver must be a well-formed message, only uploads that were
- * whole and correct may be listed, and afterwards the receiver must hold no connection and
+ * Every reply from the receiver must be a well-formed message, and only uploads that were
+ * whole and correct may be listed. Afterwards the receiver must have no connection left and
  * still take a file from a real sender.
  */
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ import { SeededRandom, suiteSeed } from './seeded-random';
 
 const SEED = suiteSeed(0xab05_e300);
 const CONNECTIONS = 300;
-/** Silence after which a connection's answers are taken as complete. */
+/** Silence after which a connection's replies are taken as complete. */
 const ANSWER_WAIT_MS = 100;
 const FINAL_ANSWER_WAIT_MS = 10_000;
 
@@ -81,9 +81,9 @@ function rawFrame(type: number, body: Buffer, announced = body.length): Buffer {
 }
 
 /**
- * Reads answers until the receiver goes quiet or closes; each must parse. With `final`, it
- * first waits up to FINAL_ANSWER_WAIT_MS for the answer to an `end` (flush and rename take a
- * while on a busy disk).
+ * Reads replies until the receiver goes quiet or closes, and each must parse. With `final`,
+ * it first waits up to FINAL_ANSWER_WAIT_MS for the reply to an `end`, because the flush and
+ * rename take a while on a busy disk.
  */
 async function drain(client: RawClient, answers: ReceiverMessage[], final = false): Promise<void> {
   for (;;) {
@@ -91,7 +91,7 @@ async function drain(client: RawClient, answers: ReceiverMessage[], final = fals
     try {
       answers.push(await client.next(waiting ? FINAL_ANSWER_WAIT_MS : ANSWER_WAIT_MS));
     } catch (error) {
-      // A timeout or a closed connection ends the reading; a malformed answer is a failure.
+      // A timeout or a closed connection ends the reading, but a malformed reply is a failure.
       if (isSftError(error, 'TIMEOUT', 'CONNECTION_FAILED')) return;
       throw error;
     }
@@ -186,7 +186,7 @@ describe('protocol abuse', () => {
     t.diagnostic(`seed ${SEED}: actions ${[...actionsRun].map(([name, count]) => `${name} ${count}`).join(', ')}`);
     t.diagnostic(`answers ${[...answerTypes].map(([name, count]) => `${name} ${count}`).join(', ')}`);
 
-    // Only whole, correct uploads are listed, and each holds the envelope that was sent.
+    // Only whole, correct uploads are listed, and each contains the envelope that was sent.
     const entries = target.store.list();
     assert.deepEqual(entries.map((entry) => entry.id).sort(), [...confirmed].sort(), 'the listed entries differ from the confirmed ones');
     for (const entry of entries) assert.equal(entry.sha256, sha256(good.envelope), `entry ${entry.id} holds other bytes`);

@@ -1,7 +1,6 @@
 /**
  * A real receiver on a loopback address for the hostile suites, a raw protocol client that
- * sends whatever a test chooses, and the secrets every suite uses, so the secrets suite
- * knows what to look for.
+ * sends whatever a test chooses, and the secrets every suite uses.
  */
 import * as crypto from 'node:crypto';
 import { appendFileSync, promises as fs } from 'node:fs';
@@ -32,7 +31,7 @@ export const PASSPHRASE = 'hostile-envelope-passphrase-93c07e';
 
 let sharedKeys: Promise<ReceiverKeys> | undefined;
 
-/** One receiver key set per test process: TLS identity and a 2,048-bit envelope key. */
+/** Returns one receiver key set per test process: a TLS identity and a 2,048-bit envelope key. */
 export function receiverKeys(): Promise<ReceiverKeys> {
   sharedKeys ??= createReceiverKeys({ rsaBits: 2048 });
   return sharedKeys;
@@ -162,7 +161,7 @@ export async function listFiles(dir: string): Promise<string[]> {
 
 /**
  * A protocol client without a sender's rules: it sends any message or frame a test picks
- * and reads the receiver's answers. TLS is real; the certificate is not checked, because
+ * and reads the receiver's replies. TLS is real; the certificate is not checked, because
  * these tests talk to a receiver they started themselves.
  */
 export class RawClient {
@@ -198,7 +197,7 @@ export class RawClient {
     return parseReceiverMessage(frame.body);
   }
 
-  /** Sends hello and login and returns the receiver's answer to the login. */
+  /** Sends hello and login and returns the receiver's reply to the login. */
   async login(username = USER, password = PASSWORD): Promise<ReceiverMessage> {
     await this.send({ type: 'hello', versions: [1], software: 'hostile suite' });
     const hello = await this.next();
@@ -209,7 +208,7 @@ export class RawClient {
 
   /**
    * Seals `plaintext` under the raw `name`, offers it with the raw `relativePath`, sends it
-   * if accepted, and returns the receiver's final answer and the envelope's SHA-256.
+   * if accepted, and returns the receiver's final reply and the envelope's SHA-256.
    */
   async upload(publicKeyPem: string, name: string, relativePath: string, plaintext: Buffer): Promise<{ answer: ReceiverMessage; envelopeSha256: string }> {
     const writer = await EnvelopeWriter.create(

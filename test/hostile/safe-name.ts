@@ -24,7 +24,7 @@ export function unsafeSegmentReasons(segment: string): string[] {
   return reasons;
 }
 
-/** Returns true when `text` holds a character that could move a terminal's cursor or reorder text. */
+/** Returns true when `text` contains a character that could move a terminal's cursor or reorder text. */
 export function hasControlOrBidi(text: string): boolean {
   return CONTROL_OR_BIDI.test(text);
 }

@@ -1,7 +1,7 @@
 /**
  * Secrets: a full run of the `sft` command line (keygen, encrypt, decrypt, account add,
- * receive, a failed and a good send, list, export), then a search of every file the run
- * wrote, including the receiver's log and every command's output, for each password,
+ * receive, a failed and a good send, list, export). Then every file the run wrote, the
+ * receiver's log and every command's output included, is searched for each password,
  * passphrase and private key in clear.
  *
  * Each secret is searched for as UTF-8, UTF-16LE, hex and base64. A private key is searched
@@ -55,7 +55,7 @@ function secretFile(name: keyof typeof SECRETS): string {
   return path.join(secretsDir, name);
 }
 
-/** The environment of every command: a fresh home, so the sender's files land under `root`. */
+/** Returns the environment of every command: a fresh home, so the sender's files land under `root`. */
 function commandEnv(): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, HOME: path.join(root, 'home'), XDG_CONFIG_HOME: path.join(root, 'config'), LANG: 'C.UTF-8' };
 }
@@ -83,7 +83,7 @@ function textPatterns(secret: string): Buffer[] {
 function keyPatterns(key: crypto.KeyObject): Buffer[] {
   const pem = key.export({ type: 'pkcs8', format: 'pem' }).toString();
   // The first lines of a PKCS#8 body encode the version, the algorithm and the modulus,
-  // which the public key shows too; the later ones encode only private values.
+  // which the public key contains too. The later lines encode only private values.
   const lines = pem.split('\n').filter((line) => line.length === 64).slice(10);
   const jwk = key.export({ format: 'jwk' });
   const numbers = [jwk.d, jwk.p, jwk.q].map((value) => Buffer.from(value as string, 'base64url'));
@@ -102,7 +102,8 @@ describe('secrets', () => {
     assert.equal((await sft('keygen', ['keygen', '--out', keys, '--bits', '2048', '--passphrase-file', secretFile('keygenPassphrase')])).status, 0);
     const publicKey = (await fs.readdir(keys)).find((name) => name.includes('public'));
     const privateKeyFile = (await fs.readdir(keys)).find((name) => !name.includes('public'));
-    assert.ok(publicKey && privateKeyFile, `keygen wrote ${await fs.readdir(keys)}`);
+    assert.ok(publicKey, `keygen wrote no public key: ${await fs.readdir(keys)}`);
+    assert.ok(privateKeyFile, `keygen wrote no private key: ${await fs.readdir(keys)}`);
     const sealed = path.join(root, 'tools', 'file-0.sft');
     await fs.mkdir(path.dirname(sealed));
     const encrypted = await sft('encrypt', ['encrypt', path.join(sources, 'file-0.bin'), '-o', sealed, '--recipient', path.join(keys, publicKey),

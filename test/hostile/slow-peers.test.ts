@@ -3,8 +3,8 @@
  * second, at TCP level, inside TLS before login, and after login. The receiver must close
  * each one by its limits or timeouts, and a real sender must still complete meanwhile.
  *
- * The timeouts are set to 3 s here instead of 10 s and 60 s, so the suite runs in seconds;
- * the code path is the same.
+ * The timeouts are set to 3 s here instead of 10 s and 60 s, so the suite runs in seconds.
+ * The code path is the same.
  */
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
@@ -102,7 +102,7 @@ async function openPeer(kind: PeerKind, localAddress: string): Promise<Peer> {
     const stop = trickle(socket, encodeMessage({ type: 'hello', versions: [1], software: 'slow' }));
     void peer.closed.then(stop);
   } else if (kind === 'logged-in-silent') {
-    // Logs in properly, then says nothing: the idle timeout applies.
+    // Logs in properly, then sends nothing: the idle timeout applies.
     socket.destroy();
     const client = await RawClient.connect(target.port, { localAddress });
     const silent = track(kind, client.socket);
@@ -113,7 +113,7 @@ async function openPeer(kind: PeerKind, localAddress: string): Promise<Peer> {
   return peer;
 }
 
-/** A peer whose connection the receiver refused before it could be tracked. */
+/** Returns a peer whose connection the receiver closed before it could be tracked. */
 function refusedPeer(kind: PeerKind): Peer {
   const now = Date.now();
   return { kind, openedAt: now, closedAt: now, closed: Promise.resolve(), stop: () => undefined };

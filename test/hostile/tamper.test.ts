@@ -188,8 +188,8 @@ describe('tamper: truncation and reordering', () => {
   });
 
   test('truncation inside every chunk and the header', async () => {
-    // A cut inside a chunk leaves a short last chunk whose tag fails, which the reader cannot
-    // tell from a changed chunk; only a remainder shorter than a tag is plainly a cut.
+    // A cut inside a chunk leaves a short last chunk whose tag fails. The reader cannot tell
+    // it from a changed chunk, unless the remainder is shorter than a tag.
     const random = new SeededRandom(SEED, 4);
     const envelope = rsaOnly.envelope;
     for (const offset of chunkOffsets(envelope, rsaOnly.headerLength)) {
@@ -226,7 +226,7 @@ describe('tamper: truncation and reordering', () => {
 
   test('full last chunk followed by a copy of it', async () => {
     // With a plaintext of whole chunks, the last chunk is full, so an appended copy has the
-    // size of a regular chunk and only the flag in its nonce tells it apart.
+    // size of a regular chunk and only the flag in its nonce sets it apart.
     const exact = await sealToBuffer([{ kind: 'rsa', publicKey: rsa.publicKey }], plaintext.subarray(0, 2 * CHUNK_SIZE));
     const last = exact.envelope.subarray(exact.envelope.length - SEALED_CHUNK_SIZE);
     await expectRejected(Buffer.concat([exact.envelope, last]), rsaIdentities, ['ENVELOPE_TRAILING_DATA'], 'appended copy of a full last chunk');

@@ -43,7 +43,7 @@ export function loadTestKey(): crypto.KeyObject {
   return crypto.createPrivateKey(readFileSync(TEST_KEY_FILE, 'utf8'));
 }
 
-/** Loads the committed envelopes and checks each against its recorded plaintext hash. */
+/** Loads the committed envelopes with their recorded plaintext hashes. */
 export function loadEnvelopes(): CorpusEnvelope[] {
   const manifest = JSON.parse(readFileSync(MANIFEST_FILE, 'utf8')) as ManifestEntry[];
   return manifest.map((entry) => {

@@ -12,7 +12,7 @@ export const MAX_MUTATED_BYTES = 2 * 1024 * 1024;
 
 const INTERESTING_8 = [0x00, 0x01, 0x02, 0x0f, 0x10, 0x7f, 0x80, 0xfe, 0xff];
 
-/** Limits of the formats under test, and their neighbours, for length and count fields. */
+/** Limits of the formats under test, and their neighbors, for length and count fields. */
 const INTERESTING_32 = [
   0, 1, 2, 15, 16, 17, 31, 32, 33, 48, 64, 65, 99, 100, 101, 255, 256, 257, 511, 512, 513,
   1023, 1024, 1025, 4095, 4096, 4097, 4112, 4113, 32767, 32768, 65535, 65536, 65537, 65552,

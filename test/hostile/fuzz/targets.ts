@@ -94,7 +94,7 @@ const headerTarget: FuzzTarget = {
           check(Buffer.concat([encoded, header.mac]).equals(bytes), 'parseHeader accepted a header that does not re-encode to the same bytes');
           check(header.length === bytes.length && header.length <= 65_536, `parseHeader returned length ${header.length} for ${bytes.length} bytes`);
         });
-        // The stream reader must agree with the buffer parser whenever the input holds exactly one header.
+        // The stream reader must agree with the buffer parser whenever the input is exactly one header.
         const streamed = await outcomeOf(() => readHeader(byteSource(bytes, cuts)));
         if (direct === 'ok') check(streamed === 'ok', `readHeader failed with ${streamed} on a header parseHeader accepted`);
         return direct;
