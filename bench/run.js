@@ -223,7 +223,7 @@ function render(options, machine, versions, results, minutes) {
     '# Benchmarks',
     '',
     `Written by \`${command}\` (bench/run.js) in ${minutes} minutes, ${formatRuns(options.runs)} per command${options.quick ? ', with small files' : ''}. `
-      + 'Run `npm run bench` for the full set (about 20 minutes) or `npm run bench -- --quick` for a small version (under two minutes); '
+      + 'Run `npm run bench` for the full set or `npm run bench -- --quick` for a small version (under two minutes); '
       + 'both rewrite this page. The script installs missing peers from Debian\'s packages, makes its own inputs and keys, and cleans up after itself.',
     '',
     'Each command runs as its own process under GNU time, which reports its CPU time and peak resident memory; wall times are taken around the process. '

@@ -240,7 +240,7 @@ function report(ctx, bytes, list, samples, tinySamples) {
     table(['command', ...peers.map((peer) => peer.name)], cpuRows),
     '',
     ...explain({ bytes, speed, sealSpeed, openSpeed, updateSpeed, catS: wall('cat (I/O floor)'), targets, tinySamples }),
-  ].join('\n');
+  ].join('\n').trimEnd();
 
   return { id: 1, markdown, targets };
 }

@@ -42,9 +42,10 @@ function explainGrowth(sizes, samples, usage) {
     + 'which ends before enough garbage piles up to start a collection: with `--trace-gc`, the collections during a long run give "external memory pressure" as their reason, '
     + 'and a 16 MiB encrypt has none of them.'];
   if (sizes.length >= 3) {
-    const peak = (bytes) => summarize(samples.get(`sft encrypt ${size(bytes)}`), 'maxRssKiB').median / 1024;
+    const lowest = (bytes) => summarize(samples.get(`sft encrypt ${size(bytes)}`), 'maxRssKiB').min / 1024;
     const middle = sizes[1];
-    paragraph.push(`The garbage is bounded rather than growing with the file: encrypt peaks at ${peak(middle).toFixed(1)} MiB for ${size(middle)} and ${peak(largest).toFixed(1)} MiB for ${size(largest)}.`);
+    paragraph.push(`How much garbage is alive at the peak depends on when the collections happen, so the large files' peaks vary from run to run; `
+      + `the lowest encrypt peaks are ${lowest(middle).toFixed(1)} MiB for ${size(middle)} and ${lowest(largest).toFixed(1)} MiB for ${size(largest)}.`);
   }
   paragraph.push('Staying within 10 % of the small file would need the buffers reused, which node:crypto\'s Cipher API does not allow for its output.');
   return paragraph.join(' ');
