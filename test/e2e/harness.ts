@@ -29,6 +29,12 @@ export interface SessionOptions {
   files?: Record<string, string | Buffer>;
   /** User settings over the harness defaults. */
   settings?: Record<string, unknown>;
+  /**
+   * Settings of scope "machine", such as the receiver's port and store folder.
+   * code-server is a remote window, so VS Code reads these from the server's
+   * Machine/settings.json and ignores them in the user settings.
+   */
+  machineSettings?: Record<string, unknown>;
 }
 
 export interface Session {
@@ -81,6 +87,9 @@ export async function startSession(options: SessionOptions = {}): Promise<Sessio
     writeFiles(workspace, options.files ?? {});
 
     codeServerModule.installExtension({ vsix, ...dirs });
+    if (options.machineSettings) {
+      writeFiles(dirs.userDataDir, { 'Machine/settings.json': `${JSON.stringify(options.machineSettings, null, 2)}\n` });
+    }
     server = await codeServerModule.startCodeServer({
       ...dirs,
       port: await codeServerModule.findFreePort(),

@@ -192,7 +192,13 @@ export class Workbench {
       .filter({ has: this.page.locator('.action-label', { hasText: exactText(item) }) })
       .first();
     await entry.waitFor({ state: 'visible' });
-    await entry.click();
+
+    // Right after the menu opens, a click on an item sometimes leaves the menu
+    // open without running the item, so the item is clicked until the menu closes.
+    await waitUntil(async () => {
+      if (await entry.isVisible()) await entry.click({ timeout: 2000 });
+      return entry.waitFor({ state: 'hidden', timeout: 1000 }).then(() => true, () => false);
+    }, { message: `the context menu to run "${item}"` });
   }
 
   /**
