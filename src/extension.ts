@@ -10,7 +10,7 @@ import { deleteEntriesCommand, Downloader, DownloadPanels, entriesFromArguments 
 import { RECEIVER_RUNNING_CONTEXT, ReceiverController } from './commands/receiverController';
 import { copyReceiverLinkCommand, startReceiverCommand, stopReceiverCommand } from './commands/receiverCommands';
 import { logError, reportError } from './commands/report';
-import { SavedReceivers } from './commands/savedReceivers';
+import { SavedReceivers, pickPinnedReceiver } from './commands/savedReceivers';
 import { Secrets } from './commands/secrets';
 import { SendController } from './commands/send';
 import { onDidChangeSettings, readSettings, Settings } from './commands/settings';
@@ -98,6 +98,14 @@ export function activate(context: vscode.ExtensionContext): SecureFileTransferTe
     if (target) {
       await savedReceivers.forget(target);
       await secrets.forgetPassword(target.address, target.username);
+      return;
+    }
+    // From the palette: any pinned fingerprint, also one whose login never succeeded.
+    const address = await pickPinnedReceiver(savedReceivers);
+    if (address) {
+      for (const saved of await savedReceivers.forgetAddress(address)) {
+        await secrets.forgetPassword(saved.address, saved.username);
+      }
     }
   });
   register('startReceiver', () => startReceiverCommand(receiver, accounts, log));

@@ -74,7 +74,30 @@ export class SavedReceivers implements SavedReceiversSource, vscode.Disposable {
     this.changed.fire();
   }
 
+  /** Removes the pinned fingerprint of `address` and every saved receiver there; returns those receivers. */
+  async forgetAddress(address: string): Promise<SavedReceiver[]> {
+    const removed = this.list().filter((item) => item.address === address);
+    await this.state.update(SAVED_RECEIVERS_KEY, this.list().filter((item) => item.address !== address));
+    await (await this.knownReceivers()).remove(address);
+    this.changed.fire();
+    return removed;
+  }
+
   dispose(): void {
     this.changed.dispose();
   }
+}
+
+/** Asks which pinned receiver to forget; returns its HOST:PORT, or undefined when cancelled or none is pinned. */
+export async function pickPinnedReceiver(saved: SavedReceivers): Promise<string | undefined> {
+  const pinned = (await saved.knownReceivers()).entries();
+  if (pinned.length === 0) {
+    void vscode.window.showInformationMessage(vscode.l10n.t('No receiver fingerprint is pinned yet.'));
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    pinned.map((entry) => ({ label: entry.hostPort, description: entry.fingerprint })),
+    { placeHolder: vscode.l10n.t('Receiver whose pinned fingerprint to forget') },
+  );
+  return picked?.label;
 }

@@ -102,7 +102,7 @@ suite('Secure File Transfer flows', () => {
     const extension = vscode.extensions.getExtension(EXTENSION_ID);
     const palette: Array<{ command: string; when?: string }> = extension?.packageJSON.contributes.menus.commandPalette ?? [];
 
-    for (const command of ['download', 'delete', 'sendToReceiver', 'forgetReceiver']) {
+    for (const command of ['download', 'delete', 'sendToReceiver']) {
       const entry = palette.find((item) => item.command === `secureFileTransfer.${command}`);
       assert.equal(entry?.when, 'false', `${command} should be hidden from the command palette`);
     }
