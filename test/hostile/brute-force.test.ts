@@ -68,7 +68,7 @@ async function wrongLogin(username: string, password: string): Promise<{ reason:
 }
 
 describe('brute force', () => {
-  test('1,000 wrong logins from one address', async (t) => {
+  test('1,000 wrong logins from one address', { timeout: 180_000 }, async (t) => {
     const random = new SeededRandom(SEED, 1);
     const usernames = [USER, USER, 'bob', 'root', 'admin', 'nobody-here'];
     const wrongPasswords: string[] = [];
@@ -163,7 +163,7 @@ describe('brute force', () => {
     t.diagnostic(`${failureLines.length} log lines for ${ATTEMPTS} failures`);
   });
 
-  test('real sender delivers after the attack', async () => {
+  test('real sender delivers after the attack', { timeout: 60_000 }, async () => {
     const file = path.join(work, 'after-attack.txt');
     await fs.writeFile(file, 'sent after 1,000 wrong logins\n');
     const result = await sendFiles(await sendOptions(target.port, [file], { localAddress: USER_ADDRESS }));

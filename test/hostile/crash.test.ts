@@ -39,6 +39,10 @@ const MAX_KILL_DELAY_MS = 300;
 const ZIP_SAMPLE = 12;
 const ZIP_PASSWORD = 'crash-suite-zip-password-0c9d';
 const CHILD_SCRIPT = path.join(__dirname, 'receiver-process.js');
+const SFT = path.join(__dirname, '..', '..', '..', 'bin', 'sft.js');
+/** Kills of the real `sft receive`, on top of CRASH_POINTS; its checkpoints are 8 MiB apart. */
+const CLI_CRASH_POINTS = 5;
+const CLI_MAX_FILE_BYTES = 20 * 1024 * 1024;
 
 let work: string;
 let storeDir: string;
@@ -169,12 +173,12 @@ const expected = new Map<string, string>();
 /** Entries already decrypted and checked; later rounds only re-hash their envelope. */
 const verified = new Set<string>();
 
-async function writeBatch(random: SeededRandom, batch: number): Promise<string> {
-  const folder = path.join(work, `batch-${batch}`);
+async function writeBatch(random: SeededRandom, batch: number, prefix = 'b', maxFileBytes = MAX_FILE_BYTES): Promise<string> {
+  const folder = path.join(work, `${prefix}atch-${batch}`);
   await fs.mkdir(folder);
   for (let i = 0; i < FILES_PER_BATCH; i++) {
-    const name = `b${batch}-f${i}.bin`;
-    const size = random.chance(0.2) ? random.pick([0, 1, 65_535, 65_536, 65_537, 262_144, 262_145]) : random.between(1, MAX_FILE_BYTES);
+    const name = `${prefix}${batch}-f${i}.bin`;
+    const size = random.chance(0.2) ? random.pick([0, 1, 65_535, 65_536, 65_537, 262_144, 262_145]) : random.between(1, maxFileBytes);
     const bytes = seededBytes(size, SEED + batch * 100 + i);
     await fs.writeFile(path.join(folder, name), bytes);
     expected.set(name, sha256(bytes));
@@ -183,14 +187,14 @@ async function writeBatch(random: SeededRandom, batch: number): Promise<string> 
 }
 
 /** Checks, with the receiver down, that every listed entry is complete and contains the bytes that were sent. */
-async function verifyStore(privateKey: crypto.KeyObject, when: string): Promise<number> {
-  const store = await Store.open(storeDir, { readOnly: true });
+async function verifyStore(dir: string, privateKey: crypto.KeyObject, when: string): Promise<number> {
+  const store = await Store.open(dir, { readOnly: true });
   const entries = store.list();
   const transferIds = new Set<string>();
   for (const entry of entries) {
     assert.ok(!transferIds.has(entry.transferId), replay(`${when}: transfer ${entry.transferId} is listed twice`));
     transferIds.add(entry.transferId);
-    const envelope = await fs.readFile(path.join(storeDir, 'files', `${entry.id}.sft`));
+    const envelope = await fs.readFile(path.join(dir, 'files', `${entry.id}.sft`));
     assert.equal(envelope.length, entry.envelopeSize, replay(`${when}: ${entry.displayName} is listed with ${entry.envelopeSize} bytes but has ${envelope.length}`));
     assert.equal(sha256(envelope), entry.sha256, replay(`${when}: the envelope of ${entry.displayName} does not match its listed SHA-256`));
     if (verified.has(entry.id)) continue;
@@ -206,7 +210,7 @@ async function verifyStore(privateKey: crypto.KeyObject, when: string): Promise<
 }
 
 describe('crash', () => {
-  test(`receiver killed at ${CRASH_POINTS} seeded points`, async (t) => {
+  test(`receiver killed at ${CRASH_POINTS} seeded points`, { timeout: 300_000 }, async (t) => {
     const random = new SeededRandom(SEED, 1);
     let receiver = await ChildReceiver.start(0);
     const port = receiver.port;
@@ -258,7 +262,7 @@ describe('crash', () => {
       }
       for (const { offset } of receiver.starts) if (offset > 0) resumedStarts.push(offset);
 
-      const listed = await verifyStore(privateKey, `after kill ${kill + 1} at ${threshold} bytes and ${delayMs} ms`);
+      const listed = await verifyStore(storeDir, privateKey, `after kill ${kill + 1} at ${threshold} bytes and ${delayMs} ms`);
       if (kill % 10 === 9) t.diagnostic(`kill ${kill + 1}: ${listed} entries listed and verified, ${batch} batches, ${relay.forwarded} bytes forwarded`);
       receiver = await ChildReceiver.start(port);
     }
@@ -272,7 +276,7 @@ describe('crash', () => {
       assert.deepEqual(result.files.filter((file) => file.status !== 'delivered'), [], replay('a file was not delivered'));
     }
     await receiver.kill();
-    const listed = await verifyStore(privateKey, 'at the end');
+    const listed = await verifyStore(storeDir, privateKey, 'at the end');
     assert.equal(listed, expected.size, replay(`${listed} entries for ${expected.size} files sent`));
     assert.ok(resumedStarts.length > 0, replay('no upload resumed from a committed offset, so the kills never landed after a checkpoint'));
     t.diagnostic(`seed ${SEED}: ${CRASH_POINTS} kills in ${elapsed} ms; ${expected.size} files in ${batch} batches; ` +
@@ -295,5 +299,92 @@ describe('crash', () => {
       assert.equal(sha256(await fs.readFile(files[0])), expected.get(entry.displayName), `${entry.displayName} exports to other bytes`);
     }
     await store.close();
+  });
+
+  test(`sft receive killed at ${CLI_CRASH_POINTS} seeded points`, { timeout: 180_000 }, async (t) => {
+    // The real command, with its default 8 MiB checkpoint interval, so files are larger.
+    const random = new SeededRandom(SEED, 2);
+    const cliStore = path.join(work, 'cli-store');
+    const accounts = await Accounts.open(cliStore, { scrypt: TEST_SCRYPT });
+    await accounts.add(USER, PASSWORD);
+    const startCli = async (port: number): Promise<{ child: ChildProcess; link: string }> => {
+      const child = spawn(process.execPath, [SFT, 'receive', '--store', cliStore, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(child);
+      child.once('exit', () => children.delete(child));
+      child.stderr?.pipe(childLog, { end: false });
+      const link = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('sft receive printed no link within 60 s')), 60_000);
+        child.once('exit', (code) => reject(new Error(`sft receive exited with ${code} before it listened`)));
+        readline.createInterface({ input: child.stdout as NodeJS.ReadableStream }).once('line', (line) => {
+          clearTimeout(timer);
+          resolve(line.trim());
+        });
+      });
+      return { child, link };
+    };
+    const killCli = async (child: ChildProcess): Promise<void> => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    };
+
+    let current = await startCli(0);
+    // The link is printed before the port file is written, so the port comes from the link.
+    const port = Number(/:(\d+)#/.exec(current.link)?.[1]);
+    assert.ok(port > 0, `no port in the link ${current.link}`);
+    const fingerprint = current.link.slice(current.link.indexOf('#') + 1);
+    const relay = await CountingProxy.start(port);
+    const privateKey = await loadReceiverPrivateKey(cliStore);
+    const knownReceivers = await KnownReceivers.load(path.join(work, 'cli_known_receivers'));
+    const results: SendResult[] = [];
+    let batch = 0;
+    let sending: Promise<void> | undefined;
+    const startBatch = async (): Promise<void> => {
+      const folder = await writeBatch(random, batch++, 'c', CLI_MAX_FILE_BYTES);
+      sending = sendFiles({
+        to: `127.0.0.1:${relay.port}`,
+        username: USER,
+        password: PASSWORD,
+        passphrase: PASSPHRASE,
+        paths: [folder],
+        trust: fingerprint,
+        knownReceivers,
+        iterations: ITERATIONS,
+        retry: { attempts: 40, baseDelayMs: 50 },
+      }).then((result) => {
+        results.push(result);
+        sending = undefined;
+      });
+    };
+
+    await startBatch();
+    for (let kill = 0; kill < CLI_CRASH_POINTS; kill++) {
+      const threshold = random.between(64 * 1024, 12 * 1024 * 1024);
+      const delayMs = random.between(0, MAX_KILL_DELAY_MS);
+      const victim = current.child;
+      const crashed = new Promise<void>((resolve) => relay.arm(threshold, () => {
+        setTimeout(() => void killCli(victim).then(resolve), delayMs);
+      }));
+      // A batch may finish before the threshold; then the next batch carries on.
+      for (;;) {
+        const outcome = await Promise.race([crashed.then(() => 'crashed' as const), (sending ?? Promise.resolve()).then(() => 'batch-done' as const)]);
+        if (outcome === 'crashed') break;
+        await startBatch();
+      }
+      await verifyStore(cliStore, privateKey, `after sft receive kill ${kill + 1} at ${threshold} bytes and ${delayMs} ms`);
+      current = await startCli(port);
+    }
+    relay.disarm();
+    while (sending) await sending;
+    await killCli(current.child);
+    await relay.stop();
+
+    for (const result of results) {
+      assert.deepEqual(result.files.filter((file) => file.status !== 'delivered'), [], replay('a file was not delivered'));
+    }
+    const listed = await verifyStore(cliStore, privateKey, 'at the end of the sft receive run');
+    assert.equal(listed, batch * FILES_PER_BATCH, replay(`${listed} entries for ${batch * FILES_PER_BATCH} files sent`));
+    t.diagnostic(`seed ${SEED}: ${CLI_CRASH_POINTS} kills of sft receive, ${relay.forwarded} bytes forwarded`);
   });
 });

@@ -170,7 +170,7 @@ async function uploadIntoFullDisk(plaintext: Buffer, name: string, leaveFor: (en
 }
 
 describe('disk full', () => {
-  test('store on a small disk', async (t) => {
+  test('store on a small disk', { timeout: 60_000 }, async (t) => {
     t.diagnostic(mounted
       ? `store on a ${DISK_BYTES}-byte tmpfs at ${mountPoint}`
       : `mount was refused; the store's minFreeBytes margin leaves ${DISK_BYTES} bytes, and only the check before an upload runs`);
@@ -191,7 +191,7 @@ describe('disk full', () => {
     await assertEarlierFilesIntact('after the rejected offer');
   });
 
-  test('disk filling during an upload', async (t) => {
+  test('disk filling during an upload', { timeout: 120_000 }, async (t) => {
     if (!mounted) {
       t.skip('needs a real small file system: mount was refused');
       return;
@@ -215,7 +215,7 @@ describe('disk full', () => {
     assert.ok(outcomes.some((outcome) => !outcome.endsWith('confirmed')), 'the disk never filled during an upload');
   });
 
-  test('space returns and files go through', async (t) => {
+  test('space returns and files go through', { timeout: 60_000 }, async (t) => {
     // The file that failed with nothing left goes through once the filler is gone.
     const free = await freeBytes(mountPoint);
     t.diagnostic(`${free} bytes free after the fillers were removed`);

@@ -20,7 +20,7 @@ const PER_INPUT_TIMEOUT_MS = 5_000;
 
 describe('fuzz: parsers of untrusted input', () => {
   for (const target of FUZZ_TARGETS) {
-    test(`fuzz ${target.name}`, async (t) => {
+    test(`fuzz ${target.name}`, { timeout: (SECONDS_PER_TARGET + 120) * 1000 }, async (t) => {
       const report = await runFuzz({ target: target.name, seed: SEED, seconds: SECONDS_PER_TARGET, perInputTimeoutMs: PER_INPUT_TIMEOUT_MS });
       t.diagnostic(formatReport(report));
       assert.equal(report.failure, undefined, formatReport(report));
@@ -39,7 +39,7 @@ describe('fuzz: the engine catches failures', () => {
     ['self-test-large-buffer', 'memory', { maxRssGrowthBytes: 200 * 1024 * 1024 }],
   ];
   for (const [target, kind, options] of cases) {
-    test(`engine reports ${target.replace('self-test-', '')}`, async () => {
+    test(`engine reports ${target.replace('self-test-', '')}`, { timeout: 120_000 }, async () => {
       const report = await runFuzz({ target, seed: SEED, seconds: 30, maxInputs: 50, ...options });
       assert.equal(report.failure?.kind, kind, formatReport(report));
       if (kind !== 'memory') assert.equal(report.failure?.index, 5, formatReport(report));

@@ -96,7 +96,7 @@ async function plaintextDigest(entryId: string, passphrase: string): Promise<str
 }
 
 describe('load', () => {
-  test(`${SENDERS} concurrent senders`, async (t) => {
+  test(`${SENDERS} concurrent senders`, { timeout: 240_000 }, async (t) => {
     const plans = await planSenders(new SeededRandom(SEED, 1));
     const totalBytes = plans.reduce((sum, plan) => sum + [...plan.files.values()].reduce((bytes, file) => bytes + file.size, 0), 0);
     const rssBefore = process.memoryUsage.rss();

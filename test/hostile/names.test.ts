@@ -126,7 +126,7 @@ async function exportAndExtract(entryId: string, label: string): Promise<Array<{
 }
 
 describe('hostile names', () => {
-  test(`${CASES.length} hostile names through the raw protocol`, async () => {
+  test(`${CASES.length} hostile names through the raw protocol`, { timeout: 180_000 }, async () => {
     assert.ok(CASES.length >= 40);
     const client = await RawClient.connect(target.port);
     const login = await client.login();
@@ -176,7 +176,7 @@ describe('hostile names', () => {
     }
   });
 
-  test('hostile file names through the real sender', async () => {
+  test('hostile file names through the real sender', { timeout: 120_000 }, async () => {
     // Names a Linux file system can hold; the sender reads them from disk as a user would send them.
     const names = [
       'CON', 'nul.txt', 'COM1.tar.gz', 'a<b>c:d"e|f?g*.txt', 'trailing. . ', ' leading space.txt', 'ctrl\u0001\u001b[2J.txt',

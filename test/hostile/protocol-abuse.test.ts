@@ -99,7 +99,7 @@ async function drain(client: RawClient, answers: ReceiverMessage[], final = fals
 }
 
 describe('protocol abuse', () => {
-  test(`${CONNECTIONS} abusive connections`, async (t) => {
+  test(`${CONNECTIONS} abusive connections`, { timeout: 180_000 }, async (t) => {
     const random = new SeededRandom(SEED, 1);
     const { sender } = sampleMessages(publicKeyPem);
     const streams = [Buffer.concat(sender.map(encodeMessage)), rawFrame(FrameType.data, Buffer.alloc(300, 1))];

@@ -91,7 +91,7 @@ function keyPatterns(key: crypto.KeyObject): Buffer[] {
 }
 
 describe('secrets', () => {
-  test('no secret in clear after a full command-line run', async (t) => {
+  test('no secret in clear after a full command-line run', { timeout: 240_000 }, async (t) => {
     const store = path.join(root, 'store');
     const sources = path.join(root, 'sources', 'folder');
     await fs.mkdir(sources, { recursive: true });

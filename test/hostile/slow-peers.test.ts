@@ -188,11 +188,11 @@ async function runFlood(t: { diagnostic(message: string): void }, addresses: str
 }
 
 describe('slow and idle peers', () => {
-  test('200 slow peers from one address', async (t) => {
+  test('200 slow peers from one address', { timeout: 90_000 }, async (t) => {
     await runFlood(t, ['127.0.0.1'], 'one address');
   });
 
-  test('200 slow peers from 25 addresses', async (t) => {
+  test('200 slow peers from 25 addresses', { timeout: 90_000 }, async (t) => {
     // 25 addresses defeat the per-address limit, so the peers fill every connection slot
     // until the timeouts free them; the sender retries until it gets one.
     const addresses = Array.from({ length: 25 }, (_, i) => `127.0.3.${i + 1}`);

@@ -126,7 +126,7 @@ describe('tamper: header', () => {
     t.diagnostic(`rsa header (${rsaOnly.headerLength} bytes, 3 changes each): ${tally}`);
   });
 
-  test('every passphrase+RSA header byte changed', async (t) => {
+  test('every passphrase+RSA header byte changed', { timeout: 180_000 }, async (t) => {
     // XOR 0x01 keeps a changed iteration count below 10,000,000, where one PBKDF2 run would take seconds.
     const tally = new CodeTally();
     const positions = Array.from({ length: combined.headerLength }, (_, i) => i);
@@ -151,7 +151,7 @@ describe('tamper: header', () => {
 });
 
 describe('tamper: payload', () => {
-  test('10,000 seeded payload positions changed', async () => {
+  test('10,000 seeded payload positions changed', { timeout: 300_000 }, async () => {
     const random = new SeededRandom(SEED, 3);
     const payloadBytes = rsaOnly.envelope.length - rsaOnly.headerLength;
     const damaged = Buffer.from(rsaOnly.envelope);
