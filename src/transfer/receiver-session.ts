@@ -64,6 +64,8 @@ export interface SessionHost {
   claimTransfer(session: ReceiverSession, username: string, transferId: string): Promise<void>;
   releaseTransfer(session: ReceiverSession, username: string, transferId: string): void;
   emit(event: string, info: unknown): void;
+  /** Runs `run` after every earlier login from the same address has finished. */
+  serializeLogin(address: string, run: () => Promise<void>): Promise<void>;
   /** Logs a line that a peer can make the receiver repeat, at most once per interval per `kind`. */
   logRepeated(kind: string, level: 'info' | 'warn', message: string): void;
 }
@@ -160,7 +162,7 @@ export class ReceiverSession {
     if ('body' in login || login.type !== 'login') {
       throw this.unexpected(login);
     }
-    await this.login(login.username, login.password);
+    await this.host.serializeLogin(this.remoteAddress, () => this.login(login.username, login.password));
   }
 
   private async login(username: string, password: string): Promise<void> {

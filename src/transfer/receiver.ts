@@ -12,7 +12,7 @@ import * as tls from 'node:tls';
 import { SftError } from '../errors';
 import { parsePublicKey } from '../crypto';
 import type { Accounts } from '../storage/accounts';
-import { LoginLimiter } from '../storage/login-limiter';
+import { LoginLimiter, addressKeyOf } from '../storage/login-limiter';
 import type { Store } from '../storage/store';
 import { FrameChannel } from './channel';
 import { MAX_CONTROL_MESSAGE_BYTES, MAX_DATA_FRAME_BYTES } from './frame';
@@ -152,6 +152,8 @@ export class Receiver extends EventEmitter {
   private nextConnectionNumber = 1;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private readonly repeatedLogs = new Map<string, { lastAt: number; suppressed: number }>();
+  /** The last login in progress per address key; each new login waits for it. */
+  private readonly loginQueues = new Map<string, Promise<void>>();
 
   constructor(options: ReceiverOptions) {
     super();
@@ -407,6 +409,9 @@ export class Receiver extends EventEmitter {
       emit(event, info) {
         receiver.emit(event as keyof ReceiverEvents, info as never);
       },
+      serializeLogin(address, run) {
+        return receiver.serializeLogin(address, run);
+      },
       logRepeated(kind, level, message) {
         receiver.logRepeated(kind, level, message);
       },
@@ -426,6 +431,25 @@ export class Receiver extends EventEmitter {
    * Logs `message` unless a line of the same `kind` was logged in the last
    * LOG_REPEAT_INTERVAL_MS; the next line that is logged counts the ones left out.
    */
+  /**
+   * Runs the logins of one address one at a time. The limiter counts a login as failed
+   * until it succeeds, so parallel correct logins from one address (many senders behind
+   * one NAT, or a script) would otherwise lock that address out.
+   */
+  private serializeLogin(address: string, run: () => Promise<void>): Promise<void> {
+    const key = addressKeyOf(address);
+    const previous = this.loginQueues.get(key) ?? Promise.resolve();
+    const current = previous.then(run);
+    const settled = current.then(() => undefined, () => undefined);
+    this.loginQueues.set(key, settled);
+    void settled.then(() => {
+      if (this.loginQueues.get(key) === settled) {
+        this.loginQueues.delete(key);
+      }
+    });
+    return current;
+  }
+
   private logRepeated(kind: string, level: 'info' | 'warn', message: string): void {
     if (!this.repeatedLogs.has(kind) && this.repeatedLogs.size >= MAX_REPEATED_LOG_KINDS) {
       // Kinds include addresses, which an attacker can vary; forgetting them only costs log lines.

@@ -105,3 +105,27 @@ test('login failures are not retried', async () => {
     await fs.rm(target.storeDir, { recursive: true, force: true });
   }
 });
+
+test('parallel correct logins from one address', async () => {
+  const target = await startReceiver();
+  const source = await tempDir('source');
+  try {
+    const files: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const file = path.join(source, `f${i}.bin`);
+      await writeRandomFile(file, 1000);
+      files.push(file);
+    }
+
+    // The default limiter counts a login as failed until it succeeds, so without serialized
+    // logins the sixth parallel sender from one address would be locked out.
+    const results = await Promise.all(files.map((file) => attempt(target.port, file, USER, PASSWORD)));
+
+    assert.deepEqual(results.map((error) => error?.message), files.map(() => undefined));
+    assert.equal(target.store.list().length, files.length);
+  } finally {
+    await target.stop();
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
