@@ -30,6 +30,9 @@ export const encrypt: Command = {
       throw new SftError('USAGE', `Input and output are the same file ${input}. Choose another -o.`);
     }
     const iterations = values.iterations === undefined ? DEFAULT_PBKDF2_ITERATIONS : Number(values.iterations);
+    if (!Number.isInteger(iterations)) {
+      throw new SftError('USAGE', `Invalid --iterations "${values.iterations}": give a whole number, at least 100000 (default ${DEFAULT_PBKDF2_ITERATIONS}).`);
+    }
 
     const publicKeys = await Promise.all((values.recipient ?? []).map((file) => loadPublicKey(file)));
     // Without recipients a passphrase is the only way to encrypt, so only then is it worth a prompt.

@@ -27,6 +27,9 @@ export const exportCommand: Command = {
     if (values.output === undefined) {
       throw new SftError('USAGE', `Missing -o OUT.zip: where to write the ZIP. Usage: ${usage}`);
     }
+    if (values.output === '-') {
+      throw new SftError('USAGE', 'Cannot write the ZIP to standard output (-o -): it goes to a temporary file that is renamed once complete. Give a file path such as -o out.zip.');
+    }
     const store = await openStoreReadOnly(values.store, usage);
     try {
       const entry = findEntry(store, positionals[0]);

@@ -35,7 +35,16 @@ export function parseOptions<T extends Options>(argv: string[], options: T, usag
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new SftError('USAGE', `${(error as Error).message.split('\n')[0]}. Usage: ${usage}`);
+    const reason = (error as Error).message.split('\n')[0].replace(/\.+$/, '');
+    const secretOption = /'(--(?:passphrase|password|zip-password|identity-passphrase))'/.exec(reason)?.[1];
+    if (secretOption !== undefined) {
+      throw new SftError('USAGE', `Unknown option ${secretOption}: secrets are never taken on the command line, where other users can read them. Use ${secretOption}-file F or a prompt.`);
+    }
+    const ambiguous = /^Option '(--[a-z-]+)' argument is ambiguous/.exec(reason)?.[1];
+    if (ambiguous !== undefined) {
+      throw new SftError('USAGE', `Invalid value for ${ambiguous}: it starts with "-". Negative numbers are not accepted; write ${ambiguous}=VALUE for a value that must start with "-".`);
+    }
+    throw new SftError('USAGE', `${reason}. Usage: ${usage}`);
   }
 }
 

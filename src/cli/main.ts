@@ -35,6 +35,9 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     const topic = rest[0];
     if (topic !== undefined && commands[topic]) {
       writeLine(io.stdout, `Usage: ${commands[topic]().usage}`);
+    } else if (topic !== undefined) {
+      writeLine(io.stderr, `sft: unknown command "${topic}". Run "sft help" for the list.`);
+      return EXIT_USAGE;
     } else {
       writeLine(name === undefined ? io.stderr : io.stdout, overview());
     }
@@ -48,6 +51,11 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   if (!load) {
     writeLine(io.stderr, `sft: unknown command "${name}". Run "sft help" for the list.`);
     return EXIT_USAGE;
+  }
+
+  if (rest.includes('--help') || rest.includes('-h')) {
+    writeLine(io.stdout, `Usage: ${load().usage}`);
+    return EXIT_OK;
   }
 
   try {

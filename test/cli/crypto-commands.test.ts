@@ -132,6 +132,9 @@ describe('sft keygen, encrypt, decrypt, inspect', () => {
       ['decrypt', 'both.sft', '-o', 'x.bin'],
       ['keygen'],
       ['keygen', '--out', 'k2', '--bits', '1024', '--passphrase-file', 'key-pass'],
+      ['help', 'frobnicate'],
+      ['encrypt', 'plain.bin', '-o', 'x.sft', '--iterations', 'many', '--passphrase-file', 'pass'],
+      ['export', '--store', 'store', 'abc', '-o', '-'],
     ];
     for (const args of cases) {
       const result = sft(args);
@@ -144,5 +147,20 @@ describe('sft keygen, encrypt, decrypt, inspect', () => {
     const result = sft(['encrypt', 'missing.bin', '-o', 'm.sft', '--passphrase-file', 'pass']);
     assert.equal(result.status, 1);
     assert.match(result.stderr.toString(), /missing\.bin not found/);
+  });
+
+  test('secret options point to files', () => {
+    const result = sft(['encrypt', 'plain.bin', '-o', 'x.sft', '--passphrase', 'hunter2']);
+    assert.equal(result.status, 2);
+    assert.match(result.stderr.toString(), /--passphrase-file/);
+    assert.equal(result.stderr.toString().includes('hunter2'), false);
+  });
+
+  test('help for one command exits 0', () => {
+    for (const args of [['decrypt', '--help'], ['help', 'keygen']]) {
+      const result = sft(args);
+      assert.equal(result.status, 0, args.join(' '));
+      assert.match(result.stdout.toString(), /^Usage: sft /);
+    }
   });
 });
