@@ -16,7 +16,7 @@ const QUICK_HASH_CHECKS = 2;
 
 const LOCKOUT_EXPLANATION = 'Why senders fail: the receiver\'s login limiter (src/storage/login-limiter.ts) counts every login from an address as a failure '
   + 'from the moment it begins until the password is verified, so that parallel guesses cannot slip past it. Concurrent senders with the right password from one address '
-  + 'therefore count as failures while their logins are in flight: a login that arrives while 5 others are in flight is rejected as locked out (its message asks to retry in 15 minutes), '
+  + 'therefore count as failures while their logins are in flight. A login that arrives while 5 others are in flight is rejected as locked out (its message asks to retry in 15 minutes), '
   + 'and the second to fifth wait 0.5 to 4 s before their password is checked.';
 
 /** Returns the last line a failed sender printed, with ports and seconds masked so equal failures group. */

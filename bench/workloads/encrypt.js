@@ -104,21 +104,22 @@ function explain({ bytes, speed, sealSpeed, openSpeed, updateSpeed, catS, target
   const [inMemory, wholeCommand, peers] = targets;
   const paragraphs = [];
   if (!inMemory.met) {
-    paragraphs.push(`In memory, the seal and open streams reach ${((sealSpeed / updateSpeed) * 100).toFixed(0)} % and ${((openSpeed / updateSpeed) * 100).toFixed(0)} % of the bare \`Cipher.update()\` loop, `
-      + `and that loop itself reaches only ${((updateSpeed / speed) * 100).toFixed(0)} % of \`openssl speed\`: node:crypto (Node.js ${process.versions.node}) returns every \`update()\` result in a newly allocated buffer `
-      + 'that V8 zero-fills, and `perf` shows the allocation, the zeroing and the page faults of fresh memory inside `CipherBase::Update` beside AES-GCM itself. '
+    paragraphs.push(`In memory, the seal and open streams reach ${((sealSpeed / updateSpeed) * 100).toFixed(0)} % and ${((openSpeed / updateSpeed) * 100).toFixed(0)} % of the bare \`Cipher.update()\` loop. `
+      + `That loop itself reaches only ${((updateSpeed / speed) * 100).toFixed(0)} % of \`openssl speed\`, because node:crypto (Node.js ${process.versions.node}) returns every \`update()\` result in a newly allocated buffer `
+      + 'that V8 zero-fills. `perf` shows the allocation, the zeroing and the page faults of fresh memory inside `CipherBase::Update` beside AES-GCM itself. '
       + 'node:crypto also cannot change the nonce of an existing cipher, so each 64 KiB chunk needs a new Cipher object with its own key schedule. '
       + 'Reaching 80 % of `openssl speed` from Node.js would need the chunks, which are independent, spread over several threads.');
   }
   if (!wholeCommand.met) {
-    paragraphs.push(`A whole command also reads and writes the file: \`cat\` alone copies the ${size(bytes)} file at ${(bytes / catS / 1e6).toFixed(0)} MB/s here, `
-      + `${((bytes / catS / speed) * 100).toFixed(0)} % of \`openssl speed\`, so no command that writes its output to a file reaches 80 % of it on this machine.`);
+    paragraphs.push(`A whole command also reads and writes the file. \`cat\` alone copies the ${size(bytes)} file at ${(bytes / catS / 1e6).toFixed(0)} MB/s here, `
+      + `which is ${((bytes / catS / speed) * 100).toFixed(0)} % of \`openssl speed\`, so no command that writes its output to a file reaches 80 % of it on this machine.`);
   }
   if (!peers.met) {
     const fixed = (name) => summarize(tinySamples.get(name), 'wallS').median;
-    paragraphs.push(`Against age and gpg, \`sft\` pays fixed costs: starting Node.js and loading the command takes ${(fixed('sft (RSA) encrypt') * 1000).toFixed(0)} ms (RSA encrypt of a ${size(TINY_FILE_BYTES)} file), `
-      + `and a passphrase adds PBKDF2 with 600,000 iterations (passphrase encrypt of a ${size(TINY_FILE_BYTES)} file: ${(fixed('sft (passphrase) encrypt') * 1000).toFixed(0)} ms) where age's X25519 takes ${(fixed('age (X25519) encrypt') * 1000).toFixed(0)} ms. `
-      + '`sft` also spends more CPU time per byte than age (table above): on a machine busy with other work, wall time follows CPU time, and the overlap of file I/O on a second core that helps `sft` on an idle machine is lost.');
+    paragraphs.push(`Against age and gpg, \`sft\` pays fixed costs. Starting Node.js and loading the command takes ${(fixed('sft (RSA) encrypt') * 1000).toFixed(0)} ms (RSA encrypt of a ${size(TINY_FILE_BYTES)} file), `
+      + `and a passphrase adds PBKDF2 with 600,000 iterations (${(fixed('sft (passphrase) encrypt') * 1000).toFixed(0)} ms for a passphrase encrypt of a ${size(TINY_FILE_BYTES)} file), where age's X25519 takes ${(fixed('age (X25519) encrypt') * 1000).toFixed(0)} ms. `
+      + '`sft` also spends more CPU time per byte than age (table above). On a machine busy with other work, wall time follows CPU time, '
+      + 'so `sft` loses the advantage it has on an idle machine from overlapping file I/O on a second core.');
   }
   return paragraphs.flatMap((paragraph) => [paragraph, '']);
 }

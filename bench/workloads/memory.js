@@ -38,9 +38,9 @@ function explainGrowth(sizes, samples, usage) {
   const buffers = (bytes) => `${(usage[bytes].arrayBuffers / 1024 / 1024).toFixed(0)} MiB`;
   const paragraph = ['Why the peak grows: every 1 MiB read and every sealed or opened chunk is a new Buffer, because node:crypto\'s `update()` always returns new memory, '
     + 'and V8 frees a Buffer\'s memory only when a garbage collection finds it unreachable. '
-    + `The Buffers alive at once reach ${buffers(largest)} on the ${size(largest)} file against ${buffers(smallest)} on the ${size(smallest)} file, `
-    + 'which ends before enough garbage piles up to start a collection: with `--trace-gc`, the collections during a long run give "external memory pressure" as their reason, '
-    + 'and a 16 MiB encrypt has none of them.'];
+    + `The Buffers alive at once reach ${buffers(largest)} on the ${size(largest)} file against ${buffers(smallest)} on the ${size(smallest)} file. `
+    + `The ${size(smallest)} file ends before enough garbage piles up to start a collection. `
+    + 'With `--trace-gc`, the collections during a long run give "external memory pressure" as their reason, and a 16 MiB encrypt has none of them.'];
   if (sizes.length >= 3) {
     const lowest = (bytes) => summarize(samples.get(`sft encrypt ${size(bytes)}`), 'maxRssKiB').min / 1024;
     const middle = sizes[1];

@@ -69,8 +69,8 @@ function scpContestant(ctx, sshd, source, name, verify) {
 /** Explains a send slower than scp, from a profile of this code on the bench machine. */
 function explainTransfer() {
   return 'Why `sft send` is not faster: the sender does its work on one thread of one process. '
-    + 'Node.js runs the payload sealing (AES-256-GCM), the SHA-256 of the envelope and the TLS record encryption (AES-256-GCM again) on the main thread, '
-    + 'and each byte is copied several times on its way into TLS frames; the receiver process stays mostly idle. '
+    + 'Node.js runs the payload sealing (AES-256-GCM), the SHA-256 of the envelope and the TLS record encryption (AES-256-GCM again) on the main thread. '
+    + 'Each byte is also copied several times on its way into TLS frames, while the receiver process stays mostly idle. '
     + '`scp` also runs one cipher (ChaCha20-Poly1305) in one process, but encrypts each byte once.';
 }
 
@@ -119,8 +119,8 @@ async function runWorkload(ctx) {
     table(['command', 'median wall (min–max)', 'throughput', 'sender peak RSS', 'receiver peak RSS'], rows),
     '',
     `Ratio of medians, \`sft send\` over \`scp\`: ${ratio(ours, theirs)}. `
-      + `Encrypting the same file the same way without sending it takes ${(100 * encryptOnly / ours).toFixed(0)} % of the send's median time; the rest is the TLS transfer, `
-      + 'the SHA-256 of the envelope that the sender computes for the receiver to check, and the receiver\'s writes.',
+      + `Encrypting the same file the same way without sending it takes ${(100 * encryptOnly / ours).toFixed(0)} % of the send's median time. The rest is the TLS transfer, `
+      + 'the SHA-256 of the envelope (which the sender computes for the receiver to check) and the receiver\'s writes.',
     ...(ours <= theirs ? [] : ['', explainTransfer()]),
   ].join('\n');
   const targets = [{ target: 'loopback transfer at least as fast as `scp`', result: `${ratio(ours, theirs)} of scp's time`, met: ours <= theirs }];
