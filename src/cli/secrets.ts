@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import { SftError } from '../errors';
 import { CliIo } from './io';
 
-/** A secret file holds one line; anything larger is surely the wrong file. */
+/** A secret file contains one line, so a larger file is the wrong one. */
 export const MAX_SECRET_FILE_BYTES = 64 * 1024;
 
 export interface SecretSource {
@@ -108,7 +108,7 @@ export async function readSecret(io: CliIo, source: SecretSource): Promise<strin
   return first;
 }
 
-/** Like readSecret, but a missing secret is a usage error that says how to give it. */
+/** Like readSecret, but a missing secret is a usage error that names the ways to provide it. */
 export async function requireSecret(io: CliIo, source: SecretSource): Promise<string> {
   const secret = await readSecret(io, source);
   if (secret === undefined) {
