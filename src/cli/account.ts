@@ -3,6 +3,7 @@
  *
  * Passwords are stored as scrypt hashes with per-account salts, never in clear.
  */
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SftError } from '../errors';
 import { Accounts, validateUsername } from '../storage/accounts';
@@ -29,6 +30,11 @@ export const account: Command = {
     }
     if ((wantsUser && username === undefined) || (!wantsUser && username !== undefined) || extra.length > 0) {
       throw new SftError('USAGE', `"sft account ${action}" takes ${wantsUser ? 'one USER' : 'no USER'}. Usage: ${usage}`);
+    }
+    // Only "add" may create a store; listing or removing in a mistyped folder must not look like an empty store.
+    const storeExists = await fs.stat(path.resolve(values.store)).then((stats) => stats.isDirectory(), () => false);
+    if (action !== 'add' && !storeExists) {
+      throw new SftError('FILE_NOT_FOUND', `Store ${values.store} not found. Give the folder that "sft receive --store" uses.`);
     }
     const accounts = await Accounts.open(path.resolve(values.store));
 

@@ -143,6 +143,13 @@ describe('sft keygen, encrypt, decrypt, inspect', () => {
     }
   });
 
+  test('account list on a missing store exits 1', async () => {
+    const result = sft(['account', 'list', '--store', 'no-such-store']);
+    assert.equal(result.status, 1);
+    assert.match(result.stderr.toString(), /Store no-such-store not found/);
+    assert.equal(await exists('no-such-store'), false);
+  });
+
   test('missing input file exits 1 with its name', () => {
     const result = sft(['encrypt', 'missing.bin', '-o', 'm.sft', '--passphrase-file', 'pass']);
     assert.equal(result.status, 1);
