@@ -24,7 +24,7 @@ import {
 import { createOpenStream, createSealStream } from './payload';
 import { Identities, Recipient, unwrapFileKey, wrapFileKey } from './stanza';
 
-/** What travels encrypted inside the envelope about the original file. */
+/** Metadata of the original file, sealed inside the envelope. */
 export interface FileMetadata {
   /** Base name of the file when it was encrypted. */
   name: string;
@@ -197,7 +197,7 @@ function readExactly(stream: Readable, size: number): Promise<Buffer> {
 }
 
 /**
- * Calls `start` when the consumer first asks `stream` for data. Piping earlier would let an
+ * Calls `start` when the consumer first reads from `stream`. Piping earlier would let an
  * error at the end of a short input fire before the caller had attached any listener.
  */
 function startOnFirstRead(stream: Transform, start: () => void): void {

@@ -2,7 +2,7 @@
  * File-to-file encryption and decryption, with standard input and output as `-`.
  *
  * Outputs go to a temporary file beside the target, renamed into place only after the
- * last byte is written and flushed; on any failure the target path is left untouched.
+ * last byte is written and flushed. On any failure the target path is left untouched.
  */
 import * as crypto from 'node:crypto';
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
@@ -18,7 +18,7 @@ export const READ_CHUNK_BYTES = 1024 * 1024;
 
 export const STDIO = '-';
 
-/** Wraps a file-system error in an SftError that names the file and says what to do. */
+/** Wraps a file-system error in an SftError that names the file and the next step. */
 export function ioError(error: unknown, file: string, action: string): SftError {
   if (error instanceof SftError) return error;
   const code = (error as NodeJS.ErrnoException).code;
@@ -54,7 +54,7 @@ export async function writeFileAtomically(target: string, write: (output: Writab
   }
 }
 
-/** Flushes a closed file's data to the disk: fsync applies to the file, whichever descriptor asks. */
+/** Flushes a closed file's data to the disk. On Linux fsync flushes the file through any open descriptor. */
 export async function flushToDisk(file: string): Promise<void> {
   const handle = await fs.open(file, 'r+');
   try {

@@ -238,7 +238,7 @@ export function parseHeader(bytes: Buffer): Header {
   const macOffset = reader.position;
   const mac = Buffer.from(reader.take(MAC_SIZE, 'MAC'));
   if (reader.position !== length) {
-    throw malformed(`fields end at byte ${reader.position}, but the header length says ${length}`);
+    throw malformed(`fields end at byte ${reader.position}, but the header length is ${length}`);
   }
   return {
     version: VERSION,

@@ -205,7 +205,7 @@ export function createOpenStream(payloadKey: Buffer, options: OpenStreamOptions)
         const plaintext = openLast(Buffer.concat(queue.shift(queue.length)));
         plaintextBytes += plaintext.length;
         if (options.expectedSize !== null && plaintextBytes !== options.expectedSize) {
-          throw new SftError('ENVELOPE_PAYLOAD_TAMPERED', `The payload holds ${plaintextBytes} bytes, but the metadata says ${options.expectedSize}. The envelope is inconsistent.`);
+          throw new SftError('ENVELOPE_PAYLOAD_TAMPERED', `The payload contains ${plaintextBytes} bytes, but the metadata records ${options.expectedSize}. The envelope is inconsistent.`);
         }
         this.push(plaintext);
         callback();

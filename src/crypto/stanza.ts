@@ -125,7 +125,7 @@ export async function wrapFileKey(recipient: Recipient, fileKey: Buffer, seam: W
   return stanza;
 }
 
-/** Why no stanza opened, from the most to the least telling. */
+/** Reasons a stanza failed to open, from the most to the least specific. */
 type Failure = 'wrong-passphrase' | 'wrong-key' | 'missing-passphrase' | 'no-match';
 
 /**

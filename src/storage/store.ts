@@ -467,6 +467,8 @@ export class Store {
   /**
    * Writes index.json with the current entries. Writes run one at a time, and callers that
    * arrive while a write waits share it, since it will include their change.
+   * NOTE: every stored file rewrites and fsyncs the whole index, so storing n files costs
+   * O(n^2) bytes written; not yet measured for stores with tens of thousands of entries.
    */
   private saveIndex(): Promise<void> {
     if (this.options.readOnly) {
