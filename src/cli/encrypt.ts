@@ -2,7 +2,7 @@
  * `sft encrypt`: seals a file for a passphrase, RSA recipients, or both.
  */
 import * as path from 'node:path';
-import { Recipient, STDIO, encryptFile, loadPublicKey } from '../crypto';
+import { Recipient, STDIO, derivePassphraseKey, encryptFile, loadPublicKey } from '../crypto';
 import { DEFAULT_PBKDF2_ITERATIONS } from '../crypto/stanza';
 import { SftError } from '../errors';
 import { CliIo, Command, EXIT_OK, expectPositionals, parseOptions } from './io';
@@ -45,23 +45,25 @@ export const encrypt: Command = {
       noPrompt: publicKeys.length > 0 || input === STDIO,
     });
 
-    const recipients = buildRecipients(passphrase, publicKeys, values['require-both'] === true, iterations);
+    const recipients = await buildRecipients(passphrase, publicKeys, values['require-both'] === true, iterations);
     await encryptFile(input, output, recipients, { stdin: io.stdin, stdout: io.stdout });
     return EXIT_OK;
   },
 };
 
-function buildRecipients(
+async function buildRecipients(
   passphrase: string | undefined,
   publicKeys: Awaited<ReturnType<typeof loadPublicKey>>[],
   requireBoth: boolean,
   iterations: number,
-): Recipient[] {
+): Promise<Recipient[]> {
   if (requireBoth) {
     if (passphrase === undefined || publicKeys.length === 0) {
       throw new SftError('USAGE', '--require-both needs a passphrase (--passphrase-file or SFT_PASSPHRASE) and at least one --recipient.');
     }
-    return publicKeys.map((publicKey) => ({ kind: 'passphrase+rsa', passphrase, publicKey, iterations }));
+    // One derivation serves the stanza of every recipient key.
+    const key = await derivePassphraseKey(passphrase, iterations);
+    return publicKeys.map((publicKey) => ({ kind: 'passphrase+rsa', passphrase: key, publicKey }));
   }
   const recipients: Recipient[] = publicKeys.map((publicKey) => ({ kind: 'rsa', publicKey }));
   if (passphrase !== undefined) {

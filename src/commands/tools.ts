@@ -281,13 +281,13 @@ export async function decryptFileCommand(tools: ToolsContext, given?: unknown): 
     const types = new Set(header.stanzas.map((stanza) => stanza.type));
 
     const options: Array<vscode.QuickPickItem & { passphrase: boolean; key: boolean }> = [];
-    if (types.has(crypto.StanzaType.passphrase)) {
+    if (types.has(crypto.StanzaType.passphrase) || types.has(crypto.StanzaType.sharedPassphrase)) {
       options.push({ label: vscode.l10n.t('Passphrase'), passphrase: true, key: false });
     }
     if (types.has(crypto.StanzaType.rsa)) {
       options.push({ label: vscode.l10n.t('RSA private key'), passphrase: false, key: true });
     }
-    if (types.has(crypto.StanzaType.passphraseRsa)) {
+    if (types.has(crypto.StanzaType.passphraseRsa) || types.has(crypto.StanzaType.sharedPassphraseRsa)) {
       options.push({ label: vscode.l10n.t('Passphrase and RSA private key'), passphrase: true, key: true });
     }
     const choice =

@@ -42,6 +42,8 @@ export interface EnvelopeSeam {
   payloadSalt?: Buffer;
   /** One salt per passphrase stanza, in recipient order. */
   salts?: Buffer[];
+  /** One wrap nonce per passphrase stanza, in recipient order. */
+  nonces?: Buffer[];
 }
 
 interface DerivedKeys {
@@ -132,7 +134,8 @@ export class EnvelopeWriter {
     let saltIndex = 0;
     for (const recipient of recipients) {
       const salt = recipient.kind === 'rsa' ? undefined : seam.salts?.[saltIndex++];
-      stanzas.push(await wrapFileKey(recipient, fileKey, { salt }));
+      const nonce = recipient.kind === 'rsa' ? undefined : seam.nonces?.[saltIndex - 1];
+      stanzas.push(await wrapFileKey(recipient, fileKey, { salt, nonce }));
     }
 
     const authenticated = encodeAuthenticatedHeader(payloadSalt, stanzas, sealMetadata(keys.metadata, metadata));
@@ -163,27 +166,43 @@ export class EnvelopeWriter {
   }
 }
 
-/** Reads exactly `size` bytes from a paused Readable, or fails with ENVELOPE_TRUNCATED. */
+/**
+ * Reads exactly `size` bytes from a paused Readable, or fails with ENVELOPE_TRUNCATED.
+ * Bytes read beyond `size` go back into the stream; object-mode streams of Buffers work too.
+ */
 function readExactly(stream: Readable, size: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let have = 0;
     const cleanup = (): void => {
       stream.off('readable', attempt);
       stream.off('end', onEnd);
       stream.off('error', onError);
     };
-    const truncated = (): SftError =>
-      new SftError('ENVELOPE_TRUNCATED', 'The envelope ends inside its header. The file is truncated or is not an envelope.');
     function attempt(): void {
-      const bytes = stream.read(size) as Buffer | null;
-      if (bytes !== null) {
+      let chunk: unknown;
+      while (have < size && (chunk = stream.read()) !== null) {
+        if (!(chunk instanceof Uint8Array)) {
+          cleanup();
+          reject(new SftError('USAGE', 'The envelope source gave something other than bytes. Give a stream of Buffers.'));
+          return;
+        }
+        const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        const need = size - have;
+        if (bytes.length > need) {
+          stream.unshift(bytes.subarray(need));
+        }
+        parts.push(bytes.subarray(0, need));
+        have += Math.min(need, bytes.length);
+      }
+      if (have === size) {
         cleanup();
-        if (bytes.length < size) reject(truncated());
-        else resolve(bytes);
+        resolve(Buffer.concat(parts, size));
       }
     }
     function onEnd(): void {
       cleanup();
-      reject(truncated());
+      reject(new SftError('ENVELOPE_TRUNCATED', 'The envelope ends inside its header. The file is truncated or is not an envelope.'));
     }
     function onError(error: Error): void {
       cleanup();

@@ -41,15 +41,27 @@ export const HEADER_LENGTH_OFFSET = 5;
 export const HEADER_PREFIX_BYTES = 9;
 
 export const StanzaType = {
+  /** The file key sealed under the passphrase's key with a zero nonce; read, no longer written. */
   passphrase: 1,
   rsa: 2,
+  /** RSA over a type 1 wrapped key; read, no longer written. */
   passphraseRsa: 3,
+  /** As type 1 with a random nonce, so one passphrase key can seal the file keys of many envelopes. */
+  sharedPassphrase: 4,
+  /** RSA over a type 4 wrapped key. */
+  sharedPassphraseRsa: 5,
 } as const;
 
+/** Nonce bytes of a wrapped file key; stored in types 4 and 5, all zero in types 1 and 3. */
+export const WRAP_NONCE_SIZE = 12;
+const ZERO_WRAP_NONCE = Buffer.alloc(WRAP_NONCE_SIZE);
+
+/** Types 1 and 4. */
 export interface PassphraseStanza {
-  type: typeof StanzaType.passphrase;
+  type: typeof StanzaType.passphrase | typeof StanzaType.sharedPassphrase;
   salt: Buffer;
   iterations: number;
+  nonce: Buffer;
   wrappedKey: Buffer;
 }
 
@@ -59,11 +71,13 @@ export interface RsaStanza {
   ciphertext: Buffer;
 }
 
+/** Types 3 and 5. */
 export interface PassphraseRsaStanza {
-  type: typeof StanzaType.passphraseRsa;
+  type: typeof StanzaType.passphraseRsa | typeof StanzaType.sharedPassphraseRsa;
   fingerprint: Buffer;
   salt: Buffer;
   iterations: number;
+  nonce: Buffer;
   ciphertext: Buffer;
 }
 
@@ -163,6 +177,18 @@ function readIterations(reader: FieldReader): number {
   return iterations;
 }
 
+function readWrapNonce(reader: FieldReader, type: number): Buffer {
+  if (type === StanzaType.passphrase || type === StanzaType.passphraseRsa) {
+    return ZERO_WRAP_NONCE;
+  }
+  return Buffer.from(reader.take(WRAP_NONCE_SIZE, 'wrap nonce'));
+}
+
+/** Returns the nonce bytes as stored: none for types 1 and 3. */
+function storedNonce(stanza: PassphraseStanza | PassphraseRsaStanza): Buffer {
+  return stanza.type === StanzaType.passphrase || stanza.type === StanzaType.passphraseRsa ? Buffer.alloc(0) : stanza.nonce;
+}
+
 function readRsaCiphertext(reader: FieldReader): Buffer {
   const size = reader.u16('RSA ciphertext length');
   if (size < MIN_RSA_CIPHERTEXT_BYTES || size > MAX_RSA_CIPHERTEXT_BYTES) {
@@ -175,11 +201,13 @@ function parseStanzaBody(type: number, body: Buffer): Stanza {
   const reader = new FieldReader(body);
   let stanza: Stanza;
   switch (type) {
-    case StanzaType.passphrase: {
+    case StanzaType.passphrase:
+    case StanzaType.sharedPassphrase: {
       const salt = readSalt(reader);
       const iterations = readIterations(reader);
+      const nonce = readWrapNonce(reader, type);
       const wrappedKey = Buffer.from(reader.take(WRAPPED_KEY_SIZE, 'wrapped file key'));
-      stanza = { type, salt, iterations, wrappedKey };
+      stanza = { type, salt, iterations, nonce, wrappedKey };
       break;
     }
     case StanzaType.rsa: {
@@ -188,12 +216,14 @@ function parseStanzaBody(type: number, body: Buffer): Stanza {
       stanza = { type, fingerprint, ciphertext };
       break;
     }
-    case StanzaType.passphraseRsa: {
+    case StanzaType.passphraseRsa:
+    case StanzaType.sharedPassphraseRsa: {
       const fingerprint = Buffer.from(reader.take(FINGERPRINT_SIZE, 'recipient fingerprint'));
       const salt = readSalt(reader);
       const iterations = readIterations(reader);
+      const nonce = readWrapNonce(reader, type);
       const ciphertext = readRsaCiphertext(reader);
-      stanza = { type, fingerprint, salt, iterations, ciphertext };
+      stanza = { type, fingerprint, salt, iterations, nonce, ciphertext };
       break;
     }
     default:
@@ -255,17 +285,20 @@ function encodeStanzaBody(stanza: Stanza): Buffer {
   const iterations = Buffer.alloc(4);
   switch (stanza.type) {
     case StanzaType.passphrase:
+    case StanzaType.sharedPassphrase:
       iterations.writeUInt32BE(stanza.iterations);
-      return Buffer.concat([Buffer.from([stanza.salt.length]), stanza.salt, iterations, stanza.wrappedKey]);
+      return Buffer.concat([Buffer.from([stanza.salt.length]), stanza.salt, iterations, storedNonce(stanza), stanza.wrappedKey]);
     case StanzaType.rsa:
       return Buffer.concat([stanza.fingerprint, u16(stanza.ciphertext.length), stanza.ciphertext]);
     case StanzaType.passphraseRsa:
+    case StanzaType.sharedPassphraseRsa:
       iterations.writeUInt32BE(stanza.iterations);
       return Buffer.concat([
         stanza.fingerprint,
         Buffer.from([stanza.salt.length]),
         stanza.salt,
         iterations,
+        storedNonce(stanza),
         u16(stanza.ciphertext.length),
         stanza.ciphertext,
       ]);

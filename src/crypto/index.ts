@@ -5,8 +5,8 @@ export { CHUNK_SIZE, SEALED_CHUNK_SIZE, MAX_HEADER_BYTES, StanzaType, envelopeSi
 export type { Header, Stanza } from './format';
 export { EnvelopeWriter, MAX_NAME_LENGTH, openEnvelope, readHeader } from './envelope';
 export type { EnvelopeSeam, FileMetadata, OpenedEnvelope } from './envelope';
-export { DEFAULT_PBKDF2_ITERATIONS, MAX_PASSPHRASE_BYTES } from './stanza';
-export type { Identities, Recipient } from './stanza';
+export { DEFAULT_PBKDF2_ITERATIONS, MAX_PASSPHRASE_BYTES, derivePassphraseKey } from './stanza';
+export type { Identities, PassphraseKey, Recipient } from './stanza';
 export { inspectEnvelope } from './inspect';
 export type { EnvelopeSummary, StanzaKind } from './inspect';
 export { STDIO, decryptFile, encryptFile, ioError, writeFileAtomically } from './files';

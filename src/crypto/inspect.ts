@@ -29,10 +29,12 @@ export async function inspectEnvelope(file: string, source?: Readable): Promise<
       stanzas: header.stanzas.map((stanza) => {
         switch (stanza.type) {
           case StanzaType.passphrase:
+          case StanzaType.sharedPassphrase:
             return { type: 'passphrase', iterations: stanza.iterations };
           case StanzaType.rsa:
             return { type: 'rsa', fingerprint: formatFingerprint(stanza.fingerprint) };
           case StanzaType.passphraseRsa:
+          case StanzaType.sharedPassphraseRsa:
             return { type: 'passphrase+rsa', fingerprint: formatFingerprint(stanza.fingerprint), iterations: stanza.iterations };
         }
       }),

@@ -17,6 +17,7 @@ import {
   Stanza,
   StanzaType,
   WRAPPED_KEY_SIZE,
+  WRAP_NONCE_SIZE,
 } from './format';
 import { checkRsaKey, fingerprintBytes, formatFingerprint } from './keys';
 
@@ -26,12 +27,26 @@ export const SALT_SIZE = 16;
 export const MAX_PASSPHRASE_BYTES = 4096;
 
 const pbkdf2 = promisify(crypto.pbkdf2);
-const ZERO_NONCE = Buffer.alloc(12);
 
+/**
+ * A key derived from a passphrase by derivePassphraseKey(). One derivation can wrap the file
+ * keys of many envelopes, since every wrap draws its own random nonce.
+ */
+export interface PassphraseKey {
+  readonly salt: Buffer;
+  readonly iterations: number;
+  /** The key-encryption key: PBKDF2-HMAC-SHA-256 of the passphrase. */
+  readonly kek: Buffer;
+}
+
+/**
+ * A passphrase recipient takes the passphrase itself (derived once for this envelope) or a
+ * PassphraseKey shared by several envelopes; `iterations` applies only to a passphrase.
+ */
 export type Recipient =
-  | { kind: 'passphrase'; passphrase: string; iterations?: number }
+  | { kind: 'passphrase'; passphrase: string | PassphraseKey; iterations?: number }
   | { kind: 'rsa'; publicKey: crypto.KeyObject }
-  | { kind: 'passphrase+rsa'; passphrase: string; publicKey: crypto.KeyObject; iterations?: number };
+  | { kind: 'passphrase+rsa'; passphrase: string | PassphraseKey; publicKey: crypto.KeyObject; iterations?: number };
 
 /** The secrets a reader holds: a passphrase, private keys, or both. */
 export interface Identities {
@@ -42,6 +57,7 @@ export interface Identities {
 /** Fixed values for known-answer tests. Production callers never pass it. */
 export interface WrapSeam {
   salt?: Buffer;
+  nonce?: Buffer;
 }
 
 function checkPassphrase(passphrase: string): void {
@@ -63,15 +79,28 @@ async function deriveKek(passphrase: string, salt: Buffer, iterations: number): 
   return pbkdf2(Buffer.from(passphrase.normalize('NFC'), 'utf8'), salt, iterations, 32, 'sha256');
 }
 
-function sealKey(kek: Buffer, fileKey: Buffer): Buffer {
-  const cipher = crypto.createCipheriv('aes-256-gcm', kek, ZERO_NONCE);
+/**
+ * Derives the key a passphrase stanza needs, with a fresh random salt unless `salt` is given
+ * (known-answer tests). Throws SftError('USAGE') for an empty or overlong passphrase or an
+ * iteration count outside the readable range.
+ */
+export async function derivePassphraseKey(passphrase: string, iterations = DEFAULT_PBKDF2_ITERATIONS, salt?: Buffer): Promise<PassphraseKey> {
+  checkPassphrase(passphrase);
+  checkIterations(iterations);
+  const saltBytes = salt ?? crypto.randomBytes(SALT_SIZE);
+  return { salt: saltBytes, iterations, kek: await deriveKek(passphrase, saltBytes, iterations) };
+}
+
+
+function sealKey(kek: Buffer, nonce: Buffer, fileKey: Buffer): Buffer {
+  const cipher = crypto.createCipheriv('aes-256-gcm', kek, nonce);
   return Buffer.concat([cipher.update(fileKey), cipher.final(), cipher.getAuthTag()]);
 }
 
 /** Opens a wrapped file key, or returns undefined when the tag does not match (a wrong KEK). */
-function openKey(kek: Buffer, wrapped: Buffer): Buffer | undefined {
+function openKey(kek: Buffer, nonce: Buffer, wrapped: Buffer): Buffer | undefined {
   if (wrapped.length !== WRAPPED_KEY_SIZE) return undefined;
-  const decipher = crypto.createDecipheriv('aes-256-gcm', kek, ZERO_NONCE);
+  const decipher = crypto.createDecipheriv('aes-256-gcm', kek, nonce);
   decipher.setAuthTag(wrapped.subarray(FILE_KEY_SIZE));
   try {
     return Buffer.concat([decipher.update(wrapped.subarray(0, FILE_KEY_SIZE)), decipher.final()]);
@@ -92,7 +121,7 @@ function rsaDecrypt(privateKey: crypto.KeyObject, data: Buffer): Buffer | undefi
   }
 }
 
-/** Wraps `fileKey` for one recipient. */
+/** Wraps `fileKey` for one recipient. Passphrase recipients get a type 4 or 5 stanza. */
 export async function wrapFileKey(recipient: Recipient, fileKey: Buffer, seam: WrapSeam = {}): Promise<Stanza> {
   if (recipient.kind === 'rsa') {
     checkRsaKey(recipient.publicKey, 'The recipient key');
@@ -104,22 +133,24 @@ export async function wrapFileKey(recipient: Recipient, fileKey: Buffer, seam: W
     return stanza;
   }
 
-  checkPassphrase(recipient.passphrase);
-  const iterations = recipient.iterations ?? DEFAULT_PBKDF2_ITERATIONS;
-  checkIterations(iterations);
-  const salt = seam.salt ?? crypto.randomBytes(SALT_SIZE);
-  const wrappedKey = sealKey(await deriveKek(recipient.passphrase, salt, iterations), fileKey);
+  if (recipient.kind === 'passphrase+rsa') {
+    checkRsaKey(recipient.publicKey, 'The recipient key');
+  }
+  const key = typeof recipient.passphrase === 'string'
+    ? await derivePassphraseKey(recipient.passphrase, recipient.iterations, seam.salt)
+    : recipient.passphrase;
+  const nonce = seam.nonce ?? crypto.randomBytes(WRAP_NONCE_SIZE);
+  const wrappedKey = sealKey(key.kek, nonce, fileKey);
   if (recipient.kind === 'passphrase') {
-    const stanza: PassphraseStanza = { type: StanzaType.passphrase, salt, iterations, wrappedKey };
+    const stanza: PassphraseStanza = { type: StanzaType.sharedPassphrase, salt: key.salt, iterations: key.iterations, nonce, wrappedKey };
     return stanza;
   }
-
-  checkRsaKey(recipient.publicKey, 'The recipient key');
   const stanza: PassphraseRsaStanza = {
-    type: StanzaType.passphraseRsa,
+    type: StanzaType.sharedPassphraseRsa,
     fingerprint: fingerprintBytes(recipient.publicKey),
-    salt,
-    iterations,
+    salt: key.salt,
+    iterations: key.iterations,
+    nonce,
     ciphertext: rsaEncrypt(recipient.publicKey, wrappedKey),
   };
   return stanza;
@@ -141,15 +172,16 @@ export async function unwrapFileKey(stanzas: Stanza[], identities: Identities): 
     checkPassphrase(identities.passphrase);
   }
   const failures = new Set<Failure>();
+  const openPassphraseLayer = async (stanza: PassphraseStanza | PassphraseRsaStanza, passphrase: string, wrapped: Buffer): Promise<Buffer | undefined> =>
+    openKey(await deriveKek(passphrase, stanza.salt, stanza.iterations), stanza.nonce, wrapped);
 
   for (const stanza of stanzas) {
-    if (stanza.type === StanzaType.passphrase) {
+    if (!('fingerprint' in stanza)) {
       if (identities.passphrase === undefined) {
         failures.add('missing-passphrase');
         continue;
       }
-      const kek = await deriveKek(identities.passphrase, stanza.salt, stanza.iterations);
-      const fileKey = openKey(kek, stanza.wrappedKey);
+      const fileKey = await openPassphraseLayer(stanza, identities.passphrase, stanza.wrappedKey);
       if (fileKey) return { fileKey, stanza };
       failures.add('wrong-passphrase');
       continue;
@@ -175,8 +207,7 @@ export async function unwrapFileKey(stanzas: Stanza[], identities: Identities): 
         failures.add('missing-passphrase');
         continue;
       }
-      const kek = await deriveKek(identities.passphrase, stanza.salt, stanza.iterations);
-      const fileKey = openKey(kek, opened);
+      const fileKey = await openPassphraseLayer(stanza, identities.passphrase, opened);
       if (fileKey) return { fileKey, stanza };
       failures.add('wrong-passphrase');
     }
@@ -190,7 +221,7 @@ export async function unwrapFileKey(stanzas: Stanza[], identities: Identities): 
   }
   if (failures.has('wrong-key')) {
     const wanted = stanzas
-      .filter((s): s is RsaStanza | PassphraseRsaStanza => s.type !== StanzaType.passphrase)
+      .filter((s): s is RsaStanza | PassphraseRsaStanza => 'fingerprint' in s)
       .map((s) => formatFingerprint(s.fingerprint));
     throw new SftError('ENVELOPE_WRONG_KEY', `Wrong private key: the envelope is for ${wanted.join(', ')}. Give the matching --identity.`);
   }

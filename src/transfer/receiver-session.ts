@@ -405,7 +405,8 @@ export class ReceiverSession {
       throw new SftError('PROTOCOL_VIOLATION', `Transfer ${transfer.offer.transferId}: the envelope header is invalid: ${(error as Error).message}`);
     }
     const own = fingerprintBytes(this.host.publicKey);
-    const forUs = stanzas.some((stanza) => stanza.type === StanzaType.passphraseRsa && stanza.fingerprint.equals(own));
+    const combined: number[] = [StanzaType.passphraseRsa, StanzaType.sharedPassphraseRsa];
+    const forUs = stanzas.some((stanza) => combined.includes(stanza.type) && 'fingerprint' in stanza && stanza.fingerprint.equals(own));
     if (!forUs) {
       throw new SftError(
         'PROTOCOL_VIOLATION',

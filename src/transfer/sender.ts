@@ -9,7 +9,7 @@
 import * as crypto from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { SftError, isSftError } from '../errors';
-import { EnvelopeWriter, fingerprint as keyFingerprint } from '../crypto';
+import { EnvelopeWriter, PassphraseKey, derivePassphraseKey, fingerprint as keyFingerprint } from '../crypto';
 import { envelopeBytes } from './envelope-source';
 import { KnownReceivers } from './known-receivers';
 import { formatHostPort, parseReceiverAddress } from './link';
@@ -153,6 +153,8 @@ class SendSession {
   private connectCount = 0;
   /** Transfer id of the file whose data frames are being sent, for a `cancel` on abort. */
   private streaming: string | undefined;
+  /** The passphrase's key, derived once for every envelope of this send. */
+  private passphraseKey: Promise<PassphraseKey> | undefined;
 
   constructor(private readonly options: SendOptions) {
     const address = parseReceiverAddress(options.to, 'the receiver address');
@@ -226,11 +228,11 @@ class SendSession {
 
   /** Creates the file's envelope writer; it needs the receiver's public key from the first login. */
   private async prepare(file: SourceFile, connection: SenderConnection): Promise<OutgoingFile> {
+    this.passphraseKey ??= derivePassphraseKey(this.options.passphrase, this.options.iterations);
     const recipient = {
       kind: 'passphrase+rsa' as const,
-      passphrase: this.options.passphrase,
+      passphrase: await this.passphraseKey,
       publicKey: connection.publicKey,
-      iterations: this.options.iterations,
     };
     const writer = await EnvelopeWriter.create([recipient], { name: file.name, size: file.size, mtimeMs: file.mtimeMs });
     return {

@@ -6,7 +6,17 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { Identities, Recipient } from '../../src/crypto';
-import { SEALED_CHUNK_SIZE, decryptFile, encryptFile, inspectEnvelope, openEnvelope } from '../../src/crypto';
+import {
+  EnvelopeWriter,
+  SEALED_CHUNK_SIZE,
+  StanzaType,
+  decryptFile,
+  derivePassphraseKey,
+  encryptFile,
+  inspectEnvelope,
+  openEnvelope,
+  parseHeader,
+} from '../../src/crypto';
 import { isSftError } from '../../src/errors';
 
 const ITERATIONS = 100_000;
@@ -231,6 +241,69 @@ describe('envelope rejections', () => {
     });
     await assert.rejects(openEnvelope(source, { passphrase: 'wrong', privateKeys: [rsaA.privateKey] }), /Wrong passphrase/);
     assert.ok(payloadReads <= 2);
+  });
+});
+
+/** Seals `plaintext` in memory and returns the whole envelope. */
+async function sealBytes(plaintext: Buffer, recipients: Recipient[]): Promise<Buffer> {
+  const writer = await EnvelopeWriter.create(recipients, { name: 'in-memory.bin', size: plaintext.length, mtimeMs: null });
+  const payload = writer.createPayloadStream();
+  const parts: Buffer[] = [writer.header];
+  payload.on('data', (chunk: Buffer) => parts.push(chunk));
+  const ended = new Promise((resolve, reject) => payload.on('end', resolve).on('error', reject));
+  payload.end(plaintext);
+  await ended;
+  return Buffer.concat(parts);
+}
+
+async function openBytes(envelope: Buffer, identities: Identities): Promise<{ plaintext: Buffer; stanzaType: number }> {
+  const opened = await openEnvelope(Readable.from([envelope]), identities);
+  const parts: Buffer[] = [];
+  for await (const chunk of opened.payload) parts.push(chunk as Buffer);
+  return { plaintext: Buffer.concat(parts), stanzaType: opened.stanza.type };
+}
+
+describe('one passphrase key for several envelopes', () => {
+  test('each envelope opens with the passphrase, under its own nonce', async () => {
+    const key = await derivePassphraseKey('shared pass', ITERATIONS);
+    const inputs = [crypto.randomBytes(100), crypto.randomBytes(70_000)];
+    const envelopes = [
+      await sealBytes(inputs[0], [{ kind: 'passphrase', passphrase: key }]),
+      await sealBytes(inputs[1], [{ kind: 'passphrase+rsa', passphrase: key, publicKey: rsaA.publicKey }]),
+    ];
+    const stanzas = envelopes.map((envelope) => parseHeader(envelope.subarray(0, envelope.readUInt32BE(5))).stanzas[0]);
+    assert.deepEqual(stanzas.map((stanza) => stanza.type), [StanzaType.sharedPassphrase, StanzaType.sharedPassphraseRsa]);
+    for (const stanza of stanzas) {
+      assert.ok('salt' in stanza && stanza.salt.equals(key.salt));
+      assert.equal(stanza.iterations, ITERATIONS);
+    }
+    const nonces = stanzas.map((stanza) => ('nonce' in stanza ? stanza.nonce.toString('hex') : ''));
+    assert.notEqual(nonces[0], nonces[1]);
+    assert.notEqual(nonces[0], '00'.repeat(12));
+
+    assert.ok((await openBytes(envelopes[0], { passphrase: 'shared pass' })).plaintext.equals(inputs[0]));
+    const second = await openBytes(envelopes[1], { passphrase: 'shared pass', privateKeys: [rsaA.privateKey] });
+    assert.ok(second.plaintext.equals(inputs[1]));
+    await assert.rejects(openBytes(envelopes[0], { passphrase: 'other pass' }), (error: unknown) => isSftError(error) && error.code === 'ENVELOPE_WRONG_PASSPHRASE');
+  });
+
+  test('a key with a bad passphrase or iteration count is refused before deriving', async () => {
+    await assert.rejects(derivePassphraseKey(''), (error: unknown) => isSftError(error) && error.code === 'USAGE');
+    await assert.rejects(derivePassphraseKey('pass', 1000), /iteration count 1000 is outside/);
+  });
+
+  test('envelopes with the older stanza types 1 and 3 still open', async () => {
+    const vectors = path.join(__dirname, '..', '..', '..', 'test', 'vectors');
+    const legacy = await openBytes(await fs.readFile(path.join(vectors, 'legacy-type1-passphrase.sft')), { passphrase: 'correct horse battery staple' });
+    assert.equal(legacy.stanzaType, StanzaType.passphrase);
+    assert.equal(legacy.plaintext.toString('utf8'), 'hello, envelope\n');
+    const privateKey = crypto.createPrivateKey(await fs.readFile(path.join(vectors, 'test-only-rsa-2048.pem')));
+    const combined = await openBytes(await fs.readFile(path.join(vectors, 'legacy-type3-combined.sft')), {
+      passphrase: 'correct horse battery staple',
+      privateKeys: [privateKey],
+    });
+    assert.equal(combined.stanzaType, StanzaType.passphraseRsa);
+    assert.equal(combined.plaintext.length, 70_000);
   });
 });
 

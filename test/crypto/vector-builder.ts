@@ -5,6 +5,9 @@
  * them. The passphrase vectors are deterministic through the envelope seam, so the tests
  * rebuild them and compare byte for byte; the RSA vector is random (OAEP) and is only
  * checked in the decrypt direction.
+ *
+ * The two legacy vectors hold stanza types 1 and 3, which the writer no longer makes; they
+ * were written by an earlier writer and stay, unchanged, to show that readers still open them.
  */
 import * as crypto from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -35,6 +38,27 @@ export function patternBytes(size: number): Buffer {
   return bytes;
 }
 
+/** Envelopes with stanza types 1 and 3, kept from the writer of before types 4 and 5. */
+const LEGACY_VECTORS: VectorEntry[] = [
+  {
+    file: 'legacy-type1-passphrase.sft',
+    description: 'type 1 passphrase stanza (KEK seals the file key directly), one short chunk',
+    passphrase: VECTOR_PASSPHRASE,
+    plaintextSha256: '1fa849333dd24989c0979e125c9d0627acf25e6507273c232afacb1ea5f71c97',
+    metadata: { name: 'hello.txt', size: 16, mtimeMs: 1_700_000_000_000 },
+    deterministic: false,
+  },
+  {
+    file: 'legacy-type3-combined.sft',
+    description: 'type 3 passphrase+RSA stanza and RSA stanza to test-only-rsa-2048.pem, two chunks',
+    passphrase: VECTOR_PASSPHRASE,
+    identity: 'test-only-rsa-2048.pem',
+    plaintextSha256: '84bc50d4d2f6f3a614f6720911ca67c9e4c8771648a9d7934a556450e4e8192b',
+    metadata: { name: 'both.bin', size: 70_000, mtimeMs: 1_700_000_000_000 },
+    deterministic: false,
+  },
+];
+
 function fill(byte: number, size: number): Buffer {
   return Buffer.alloc(size, byte);
 }
@@ -44,6 +68,7 @@ async function seal(plaintext: Buffer, name: string, recipients: Recipient[], se
     fileKey: fill(seed, 32),
     payloadSalt: fill(seed + 1, 16),
     salts: [fill(seed + 2, 16)],
+    nonces: [fill(seed + 3, 12)],
   });
   const payload = writer.createPayloadStream();
   const parts: Buffer[] = [writer.header];
@@ -107,8 +132,8 @@ export async function buildDeterministicVectors(): Promise<Array<{ entry: Vector
   const multiStanzas = parseHeader(multiEnvelope.subarray(0, headerLength)).stanzas;
   const stanzaStart = 26;
   const first = smallStanzas[0];
-  if (first.type !== 1) throw new Error("vector layout changed");
-  const stanzaLength = 3 + 1 + first.salt.length + 4 + 48;
+  if (first.type !== 4) throw new Error('vector layout changed');
+  const stanzaLength = 3 + 1 + first.salt.length + 4 + 12 + 48;
   if (multiStanzas.length !== 1 || smallStanzas.length !== 1) throw new Error('vector layout changed');
   const swapped = Buffer.from(multiEnvelope);
   smallEnvelope.copy(swapped, stanzaStart, stanzaStart, stanzaStart + stanzaLength);
@@ -152,6 +177,7 @@ async function main(): Promise<void> {
     metadata: { name: 'both.bin', size: plaintext.length, mtimeMs: 1_700_000_000_000 },
     deterministic: false,
   });
+  entries.push(...LEGACY_VECTORS);
   await fs.writeFile(path.join(VECTOR_DIR, 'vectors.json'), JSON.stringify(entries, null, 2) + '\n');
 }
 
