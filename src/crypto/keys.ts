@@ -49,9 +49,17 @@ export async function generateKeyPair(passphrase: string, bits: number = DEFAULT
 
 /** Returns the SHA-256 of the key's SPKI DER encoding: the recipient id used in stanzas. */
 export function fingerprintBytes(publicKey: crypto.KeyObject): Buffer {
-  const der = publicKey.export({ type: 'spki', format: 'der' });
-  return crypto.createHash('sha256').update(der).digest();
+  let digest = fingerprintCache.get(publicKey);
+  if (digest === undefined) {
+    const der = publicKey.export({ type: 'spki', format: 'der' });
+    digest = crypto.createHash('sha256').update(der).digest();
+    fingerprintCache.set(publicKey, digest);
+  }
+  return Buffer.from(digest);
 }
+
+/** Fingerprints already computed, since senders and receivers ask once per file for the same key. */
+const fingerprintCache = new WeakMap<crypto.KeyObject, Buffer>();
 
 /** Formats a fingerprint as OpenSSH does: `SHA256:` and unpadded base64. */
 export function formatFingerprint(digest: Buffer): string {

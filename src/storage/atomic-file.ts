@@ -45,6 +45,26 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   await syncDirectory(path.dirname(target));
 }
 
+/**
+ * Creates `target` with `data` and flushes it with fsync, without a rename. Use it only for a
+ * new file that nothing reads before a later, separately flushed step marks it complete, so
+ * a crash can leave it torn only while it is still unused.
+ */
+export async function writeNewFileDurably(target: string, data: string | Uint8Array): Promise<void> {
+  try {
+    const handle = await fs.open(target, 'wx', PRIVATE_FILE_MODE);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await fs.rm(target, { force: true }).catch(() => undefined);
+    throw toStorageError(error, `write ${target}`);
+  }
+}
+
 /** Returns a new temporary file name beside `target`. */
 export function temporaryPathFor(target: string): string {
   return `${target}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;

@@ -30,6 +30,7 @@ import {
   temporaryPathFor,
   toStorageError,
   writeFileAtomic,
+  writeNewFileDurably,
 } from './atomic-file';
 import {
   ENTRY_ID_PATTERN,
@@ -55,6 +56,8 @@ export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
 
 /** Bytes written between automatic checkpoints, by default: 8 MiB. */
 export const DEFAULT_CHECKPOINT_INTERVAL_BYTES = 8 * 1024 * 1024;
+/** Longest time a stored file waits to appear in index.json. */
+export const INDEX_SAVE_DELAY_MS = 500;
 
 export const INDEX_FILE_NAME = 'index.json';
 export const LOCK_FILE_NAME = 'store.lock';
@@ -126,6 +129,7 @@ export class Store {
 
   private indexWriteChain: Promise<void> = Promise.resolve();
   private queuedIndexWrite: Promise<void> | undefined;
+  private indexSaveTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   private constructor(dir: string, options: StoreOptions) {
@@ -316,6 +320,11 @@ export class Store {
     this.closed = true;
 
     await Promise.all([...this.activeUploads.values()].map((upload) => upload.close()));
+    if (this.indexSaveTimer !== undefined) {
+      clearTimeout(this.indexSaveTimer);
+      this.indexSaveTimer = undefined;
+      await this.saveIndex();
+    }
     await this.indexWriteChain;
     if (!this.options.readOnly) {
       await this.releaseLock();
@@ -439,7 +448,9 @@ export class Store {
       sha256,
     };
 
-    await writeFileAtomic(this.sidecarPath(id), formatSidecar(entry));
+    // A sidecar counts only once its envelope is in files/, and the rename below comes after
+    // its fsync, so it needs no rename of its own.
+    await writeNewFileDurably(this.sidecarPath(id), formatSidecar(entry));
     try {
       await fs.rename(upload.dataPath, this.envelopePath(id));
     } catch (error) {
@@ -452,11 +463,13 @@ export class Store {
     this.entries.set(id, entry);
     try {
       await syncDirectory(this.filesDir);
-      await fs.rm(upload.statePath, { force: true });
+      if (upload.hasStateFile) {
+        await fs.rm(upload.statePath, { force: true });
+      }
     } catch (error) {
       this.logger.error(`Stored file ${id}, but could not clean up its partial upload: ${toStorageError(error, 'clean up').message}`);
     }
-    await this.saveIndex();
+    this.saveIndexSoon();
 
     this.logger.info(
       `Stored file ${id} (${escapeForLog(entry.displayName)}, ${entry.envelopeSize} bytes) from ${escapeForLog(entry.senderUsername)} at ${escapeForLog(entry.remoteAddress)}.`,
@@ -465,10 +478,22 @@ export class Store {
   }
 
   /**
+   * Writes index.json within INDEX_SAVE_DELAY_MS, so that many files stored in a row share
+   * one write. The sidecars already hold each entry, and open() adds any the index lacks.
+   */
+  private saveIndexSoon(): void {
+    if (this.options.readOnly || this.indexSaveTimer !== undefined) {
+      return;
+    }
+    this.indexSaveTimer = setTimeout(() => {
+      this.indexSaveTimer = undefined;
+      void this.saveIndex();
+    }, INDEX_SAVE_DELAY_MS);
+  }
+
+  /**
    * Writes index.json with the current entries. Writes run one at a time, and callers that
    * arrive while a write waits share it, since it will include their change.
-   * NOTE: every stored file rewrites and fsyncs the whole index, so storing n files costs
-   * O(n^2) bytes written; not yet measured for stores with tens of thousands of entries.
    */
   private saveIndex(): Promise<void> {
     if (this.options.readOnly) {

@@ -2,6 +2,10 @@
  * An upload in progress: envelope bytes written to `partial/KEY.part`, with the committed
  * offset kept in `partial/KEY.json`.
  *
+ * A new upload of at most BUFFERED_UPLOAD_MAX_BYTES starts in memory and creates no file
+ * until its first checkpoint: `finish` writes it out once, and `close` (a broken
+ * connection) writes the usual partial files, so small files cost few file operations.
+ *
  * The committed offset counts bytes that are on disk and flushed with fsync; it is the
  * offset a sender resumes from after a broken connection. Bytes after it may be lost in a
  * crash, and are cut off when the upload is opened again. The SHA-256 of the envelope is
@@ -18,6 +22,9 @@ import { isObject, isSize, SHA256_HEX_PATTERN, StoreEntry, TRANSFER_ID_PATTERN }
 
 /** Largest partial state file read, in bytes. */
 export const MAX_PARTIAL_STATE_BYTES = 64 * 1024;
+
+/** Largest envelope whose new upload is kept in memory until its first checkpoint. */
+export const BUFFERED_UPLOAD_MAX_BYTES = 1024 * 1024;
 
 /** Size of the reads that restore the hash of committed bytes. */
 const REHASH_READ_BYTES = 1024 * 1024;
@@ -59,6 +66,9 @@ export class Upload {
   readonly state: PartialState;
 
   private handle: fs.FileHandle | undefined;
+  /** Bytes of an upload that has no partial files yet; undefined once they exist. */
+  private buffered: Buffer[] | undefined;
+  private stateWritten: boolean;
   private hash: Hash;
   private written: number;
   private committed: number;
@@ -72,7 +82,7 @@ export class Upload {
     key: string,
     paths: { dataPath: string; statePath: string },
     state: PartialState,
-    opened: { handle?: fs.FileHandle; hash: Hash; committed: number; completedEntry?: StoreEntry },
+    opened: { handle?: fs.FileHandle; buffered?: Buffer[]; hash: Hash; committed: number; completedEntry?: StoreEntry },
   ) {
     this.host = host;
     this.key = key;
@@ -80,6 +90,8 @@ export class Upload {
     this.statePath = paths.statePath;
     this.state = state;
     this.handle = opened.handle;
+    this.buffered = opened.buffered;
+    this.stateWritten = opened.buffered === undefined;
     this.hash = opened.hash;
     this.written = opened.committed;
     this.committed = opened.committed;
@@ -108,6 +120,11 @@ export class Upload {
         const upload = new Upload(host, key, paths, resumedState, reopened);
         return { upload, resumedFrom: reopened.committed };
       }
+    }
+
+    if (previous === undefined && state.envelopeSize <= BUFFERED_UPLOAD_MAX_BYTES) {
+      const upload = new Upload(host, key, paths, { ...state, committedOffset: 0 }, { buffered: [], hash: createHash('sha256'), committed: 0 });
+      return { upload, resumedFrom: 0 };
     }
 
     await writeFileAtomic(paths.statePath, JSON.stringify({ ...state, committedOffset: 0 }, null, 2) + '\n');
@@ -173,7 +190,7 @@ export class Upload {
       if (this.status === 'complete' && chunk.length === 0) {
         return;
       }
-      const handle = this.requireOpen('write');
+      this.requireOpen('write');
 
       if (this.written + chunk.length > this.state.envelopeSize) {
         throw new SftError(
@@ -182,14 +199,10 @@ export class Upload {
         );
       }
 
-      try {
-        let offset = 0;
-        while (offset < chunk.length) {
-          const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset, this.written + offset);
-          offset += bytesWritten;
-        }
-      } catch (error) {
-        throw await this.fail(error, 'write');
+      if (this.buffered !== undefined) {
+        this.buffered.push(Buffer.from(chunk));
+      } else {
+        await this.writeAt(chunk, this.written);
       }
 
       this.hash.update(chunk);
@@ -246,9 +259,16 @@ export class Upload {
         );
       }
 
-      // After this checkpoint a crash leaves a complete partial that a retry finishes
-      // without sending any bytes.
-      await this.checkpointNow();
+      if (this.buffered !== undefined) {
+        // Only the data file is written: the store renames it at once, and a crash before
+        // that leaves an orphan that the next open removes.
+        await this.createDataFile();
+        await this.syncData();
+      } else {
+        // After this checkpoint a crash leaves a complete partial that a retry finishes
+        // without sending any bytes.
+        await this.checkpointNow();
+      }
 
       try {
         await this.closeHandle();
@@ -295,25 +315,67 @@ export class Upload {
     });
   }
 
+  /** True once `partial/KEY.json` was written; an upload kept in memory until `finish` never writes it. */
+  get hasStateFile(): boolean {
+    return this.stateWritten;
+  }
+
   private async checkpointNow(): Promise<void> {
-    const handle = this.requireOpen('checkpoint');
+    this.requireOpen('checkpoint');
     if (this.written === this.committed) {
       return;
     }
 
+    if (this.buffered !== undefined) {
+      await this.createDataFile();
+    }
     try {
-      await handle.sync();
+      await this.syncData();
       const state: PartialState = {
         ...this.state,
         committedOffset: this.written,
         updatedAt: new Date(this.host.now()).toISOString(),
       };
       await writeFileAtomic(this.statePath, JSON.stringify(state, null, 2) + '\n');
+      this.stateWritten = true;
       Object.assign(this.state, state);
     } catch (error) {
       throw await this.fail(error, 'checkpoint');
     }
     this.committed = this.written;
+  }
+
+  /** Creates the data file of an upload that was in memory and writes its bytes. */
+  private async createDataFile(): Promise<void> {
+    const bytes = Buffer.concat(this.buffered ?? []);
+    try {
+      this.handle = await fs.open(this.dataPath, 'w', 0o600);
+    } catch (error) {
+      throw await this.fail(error, 'create the partial file of');
+    }
+    this.buffered = undefined;
+    await this.writeAt(bytes, 0);
+  }
+
+  private async writeAt(bytes: Uint8Array, position: number): Promise<void> {
+    const handle = this.requireHandle('write');
+    try {
+      let offset = 0;
+      while (offset < bytes.length) {
+        const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset, position + offset);
+        offset += bytesWritten;
+      }
+    } catch (error) {
+      throw await this.fail(error, 'write');
+    }
+  }
+
+  private async syncData(): Promise<void> {
+    try {
+      await this.requireHandle('flush').sync();
+    } catch (error) {
+      throw await this.fail(error, 'flush');
+    }
   }
 
   private finishCompleted(expected: string, entry: StoreEntry): StoreEntry {
@@ -329,7 +391,11 @@ export class Upload {
 
   /** Closes the handle after an I/O error, cuts the partial back to the committed offset, and returns the error to throw. */
   private async fail(error: unknown, action: string): Promise<SftError> {
+    if (error instanceof SftError && this.status === 'failed') {
+      return error;
+    }
     this.status = 'failed';
+    this.buffered = undefined;
     this.host.releaseUpload(this);
 
     const handle = this.handle;
@@ -352,6 +418,7 @@ export class Upload {
   }
 
   private async discard(): Promise<void> {
+    this.buffered = undefined;
     await this.closeHandle().catch(() => undefined);
     this.status = 'closed';
     this.host.releaseUpload(this);
@@ -365,11 +432,20 @@ export class Upload {
     await handle?.close();
   }
 
-  private requireOpen(action: string): fs.FileHandle {
+  private requireHandle(action: string): fs.FileHandle {
+    const handle = this.requireOpen(action);
+    if (handle === undefined) {
+      throw new SftError('IO_FAILED', `Internal error: upload ${this.state.transferId} has no partial file to ${action}.`);
+    }
+    return handle;
+  }
+
+  /** Returns the data file's handle, or undefined while the upload is in memory. */
+  private requireOpen(action: string): fs.FileHandle | undefined {
     if (this.status === 'complete') {
       throw new SftError('PROTOCOL_VIOLATION', `Cannot ${action} upload ${this.state.transferId}: it already finished as entry ${this.completedEntry?.id}.`);
     }
-    if (this.status !== 'open' || this.handle === undefined) {
+    if (this.status !== 'open' || (this.handle === undefined && this.buffered === undefined)) {
       throw new SftError('TRANSFER_CANCELLED', `Cannot ${action} upload ${this.state.transferId}: the upload is ${this.status}. Begin the upload again to resume it.`);
     }
     return this.handle;

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { isSftError } from '../../src/errors';
 import { formatSidecar, StoreEntry } from '../../src/storage/entry';
 import { Store, StoreLogger, StoreOptions, uploadKey, UploadOffer } from '../../src/storage/store';
+import { BUFFERED_UPLOAD_MAX_BYTES } from '../../src/storage/upload';
 
 let root: string;
 
@@ -342,6 +343,37 @@ describe('Store uploads', () => {
     await second.close();
   });
 
+  it('keeps a small upload in memory until finish', async () => {
+    const dir = await newStoreDir();
+    const store = await Store.open(dir, quiet);
+    const data = randomBytes(BUFFERED_UPLOAD_MAX_BYTES);
+    const upload = await store.beginUpload(offerFor(data));
+    await writeInChunks(upload, data);
+    assert.deepEqual(await fs.readdir(path.join(dir, 'partial')), []);
+
+    const entry = await upload.finish(sha256(data));
+    assert.deepEqual(await fs.readdir(path.join(dir, 'partial')), []);
+    assert.ok((await fs.readFile(path.join(dir, 'files', `${entry.id}.sft`))).equals(data));
+    await store.close();
+  });
+
+  it('writes partial files at once above the in-memory limit', async () => {
+    const dir = await newStoreDir();
+    const store = await Store.open(dir, quiet);
+    const upload = await store.beginUpload(offerFor(randomBytes(BUFFERED_UPLOAD_MAX_BYTES + 1)));
+    assert.deepEqual((await fs.readdir(path.join(dir, 'partial'))).sort(), [`${upload.key}.json`, `${upload.key}.part`]);
+    await store.close();
+  });
+
+  it('lists a stored file in index.json by close', async () => {
+    const dir = await newStoreDir();
+    const store = await Store.open(dir, quiet);
+    const entry = await uploadWhole(store, randomBytes(1000));
+    await store.close();
+    const index = await fs.readFile(path.join(dir, 'index.json'), 'utf8');
+    assert.ok(index.includes(entry.id));
+  });
+
   it('checkpoints by itself every interval', async () => {
     const dir = await newStoreDir();
     const store = await Store.open(dir, { ...quiet, checkpointIntervalBytes: 100_000 });
@@ -447,7 +479,8 @@ describe('Store uploads', () => {
     const recent = await store.beginUpload(offerFor(randomBytes(1000)));
     await recent.write(randomBytes(10));
     await recent.close();
-    const active = await store.beginUpload(offerFor(randomBytes(1000)));
+    // Above the in-memory limit, so it has partial files from the start.
+    const active = await store.beginUpload(offerFor(randomBytes(BUFFERED_UPLOAD_MAX_BYTES + 1)));
 
     now += 30 * 60 * 1000;
     assert.equal(await store.removeExpiredPartials(2 * 60 * 60 * 1000), 0);
