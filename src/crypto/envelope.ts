@@ -21,7 +21,7 @@ import {
   parseHeader,
   readHeaderLength,
 } from './format';
-import { createOpenStream, createSealStream } from './payload';
+import { createOpenStream, createSealStream, sealPayload } from './payload';
 import { Identities, Recipient, unwrapFileKey, wrapFileKey } from './stanza';
 
 /** Metadata of the original file, sealed inside the envelope. */
@@ -153,6 +153,14 @@ export class EnvelopeWriter {
       throw new SftError('USAGE', `Invalid start chunk ${startChunk}.`);
     }
     return createSealStream(this.payloadKey, startChunk);
+  }
+
+  /**
+   * Returns the whole envelope of a plaintext held in memory, for small files: the same
+   * bytes as the header followed by createPayloadStream()'s output.
+   */
+  sealWhole(plaintext: Buffer): Buffer {
+    return Buffer.concat([this.header, ...sealPayload(this.payloadKey, plaintext)]);
   }
 
   /** Returns the envelope offset at which sealed chunk `chunk` starts. */

@@ -53,6 +53,25 @@ class ByteQueue {
   }
 }
 
+/** Seals one chunk, given as `pieces`, and appends its ciphertext and tag to `out`. */
+function sealChunk(payloadKey: Buffer, counter: number, last: boolean, pieces: Buffer[], out: Buffer[]): void {
+  const cipher = crypto.createCipheriv('aes-256-gcm', payloadKey, nonceFor(counter, last));
+  for (const piece of pieces) out.push(cipher.update(piece));
+  cipher.final();
+  out.push(cipher.getAuthTag());
+}
+
+/** Seals a whole plaintext held in memory; the result is what a seal stream would produce. */
+export function sealPayload(payloadKey: Buffer, plaintext: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let counter = 0;
+  for (let start = 0; start + CHUNK_SIZE < plaintext.length; start += CHUNK_SIZE) {
+    sealChunk(payloadKey, counter++, false, [plaintext.subarray(start, start + CHUNK_SIZE)], out);
+  }
+  sealChunk(payloadKey, counter, true, [plaintext.subarray(counter * CHUNK_SIZE)], out);
+  return out;
+}
+
 /**
  * Returns a Transform that seals plaintext into chunks, numbering the first one
  * `startChunk`. The input must begin at byte `startChunk * CHUNK_SIZE` of the file.
@@ -62,10 +81,7 @@ export function createSealStream(payloadKey: Buffer, startChunk = 0): Transform 
   let counter = startChunk;
 
   const seal = (pieces: Buffer[], last: boolean, out: Buffer[]): void => {
-    const cipher = crypto.createCipheriv('aes-256-gcm', payloadKey, nonceFor(counter, last));
-    for (const piece of pieces) out.push(cipher.update(piece));
-    cipher.final();
-    out.push(cipher.getAuthTag());
+    sealChunk(payloadKey, counter, last, pieces, out);
     counter++;
   };
 

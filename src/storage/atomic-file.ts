@@ -28,14 +28,7 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
   const temporary = temporaryPathFor(target);
 
   try {
-    const handle = await fs.open(temporary, 'wx', PRIVATE_FILE_MODE);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-
+    await createFlushed(temporary, data);
     await fs.rename(temporary, target);
   } catch (error) {
     await fs.rm(temporary, { force: true }).catch(() => undefined);
@@ -52,16 +45,21 @@ export async function writeFileAtomic(target: string, data: string | Uint8Array)
  */
 export async function writeNewFileDurably(target: string, data: string | Uint8Array): Promise<void> {
   try {
-    const handle = await fs.open(target, 'wx', PRIVATE_FILE_MODE);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await createFlushed(target, data);
   } catch (error) {
     await fs.rm(target, { force: true }).catch(() => undefined);
     throw toStorageError(error, `write ${target}`);
+  }
+}
+
+/** Creates `file`, which must not exist yet, writes `data` and flushes it with fsync. */
+async function createFlushed(file: string, data: string | Uint8Array): Promise<void> {
+  const handle = await fs.open(file, 'wx', PRIVATE_FILE_MODE);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

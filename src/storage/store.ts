@@ -121,6 +121,8 @@ export class Store {
   private readonly clock: () => number;
 
   private readonly entries = new Map<string, StoreEntry>();
+  /** Entry id by sender and transfer id, to find a finished transfer without a scan. */
+  private readonly entryByTransfer = new Map<string, string>();
   private readonly activeUploads = new Map<string, Upload>();
   /** Bytes promised to uploads that are being set up and are not in `activeUploads` yet. */
   private pendingReservations = 0;
@@ -216,7 +218,7 @@ export class Store {
       throw toStorageError(error, `remove stored file ${entry.id}`);
     }
 
-    this.entries.delete(entry.id);
+    this.deleteEntry(entry.id);
     await this.saveIndex();
     await fs.rm(doomed, { force: true });
     this.logger.info(`Removed stored file ${entry.id} (${escapeForLog(entry.displayName)}).`);
@@ -302,8 +304,9 @@ export class Store {
   async rebuildIndex(): Promise<void> {
     const entries = await this.readSidecars();
     this.entries.clear();
+    this.entryByTransfer.clear();
     for (const entry of entries) {
-      this.entries.set(entry.id, entry);
+      this.addEntry(entry);
     }
     this.logger.info(`Rebuilt the index of ${this.dir}: ${entries.length} stored files.`);
 
@@ -410,12 +413,25 @@ export class Store {
   }
 
   private findFinished(state: PartialState): StoreEntry | undefined {
-    for (const entry of this.entries.values()) {
-      if (entry.transferId === state.transferId && entry.senderUsername === state.username && entry.envelopeSize === state.envelopeSize) {
-        return entry;
+    const id = this.entryByTransfer.get(transferKey(state.username, state.transferId));
+    const entry = id === undefined ? undefined : this.entries.get(id);
+    return entry !== undefined && entry.envelopeSize === state.envelopeSize ? entry : undefined;
+  }
+
+  private addEntry(entry: StoreEntry): void {
+    this.entries.set(entry.id, entry);
+    this.entryByTransfer.set(transferKey(entry.senderUsername, entry.transferId), entry.id);
+  }
+
+  private deleteEntry(id: string): void {
+    const entry = this.entries.get(id);
+    this.entries.delete(id);
+    if (entry !== undefined) {
+      const key = transferKey(entry.senderUsername, entry.transferId);
+      if (this.entryByTransfer.get(key) === id) {
+        this.entryByTransfer.delete(key);
       }
     }
-    return undefined;
   }
 
   private uploadHost(): UploadHost {
@@ -460,7 +476,7 @@ export class Store {
 
     // From here on the file is stored: open() finds it by its sidecar even if the steps
     // below fail, so their errors are logged rather than reported to the sender.
-    this.entries.set(id, entry);
+    this.addEntry(entry);
     try {
       await syncDirectory(this.filesDir);
       if (upload.hasStateFile) {
@@ -545,7 +561,7 @@ export class Store {
     }
 
     for (const entry of parsed) {
-      this.entries.set(entry.id, entry);
+      this.addEntry(entry);
     }
     await this.reconcileIndex();
   }
@@ -557,7 +573,7 @@ export class Store {
 
     for (const id of [...this.entries.keys()]) {
       if (!names.has(id + ENVELOPE_SUFFIX)) {
-        this.entries.delete(id);
+        this.deleteEntry(id);
         changed = true;
         this.logger.warn(`Dropped index entry ${id}: its envelope ${this.envelopePath(id)} is missing.`);
       }
@@ -565,7 +581,7 @@ export class Store {
 
     for (const entry of await this.readSidecars(names)) {
       if (!this.entries.has(entry.id)) {
-        this.entries.set(entry.id, entry);
+        this.addEntry(entry);
         changed = true;
         this.logger.warn(`Added stored file ${entry.id} to the index from its sidecar.`);
       }
@@ -751,6 +767,10 @@ export class Store {
 /** Returns the name of the partial files of (username, transferId): hex, so no network text reaches a file name. */
 export function uploadKey(username: string, transferId: string): string {
   return createHash('sha256').update(JSON.stringify([username, transferId])).digest('hex').slice(0, 32);
+}
+
+function transferKey(username: string, transferId: string): string {
+  return JSON.stringify([username, transferId]);
 }
 
 /** Orders entries by time received, then by id. */

@@ -24,6 +24,11 @@ export const MAX_MESSAGE_CHARS = 1024;
 export const MAX_ENTRY_ID_CHARS = 128;
 export const TRANSFER_ID_HEX_CHARS = 32;
 export const SHA256_HEX_CHARS = 64;
+/**
+ * Largest envelope a sender may offer eagerly (data frames and `end` right after the offer,
+ * without waiting for `accept`); the receiver keeps such an upload in memory.
+ */
+export const MAX_EAGER_ENVELOPE_BYTES = 1024 * 1024;
 
 /** Codes a receiver may put in `reject`. */
 export const REJECT_CODES = ['NAME_INVALID', 'FILE_TOO_LARGE', 'DISK_FULL', 'TRANSFER_REJECTED', 'HASH_MISMATCH'] as const;
@@ -55,6 +60,8 @@ export interface Offer {
   size: number;
   headerSize: number;
   plaintextSize: number;
+  /** The envelope's data frames and `end` follow at once; the receiver discards them after a `reject`. */
+  eager?: boolean;
 }
 export interface End { type: 'end'; transferId: string; sha256: string }
 export interface Cancel { type: 'cancel'; transferId: string }
@@ -105,6 +112,12 @@ export function parseSenderMessage(body: Buffer): SenderMessage {
         headerSize: fields.integer('headerSize', MIN_HEADER_SIZE, MAX_HEADER_SIZE),
         plaintextSize: fields.integer('plaintextSize', 0, Number.MAX_SAFE_INTEGER),
       };
+      if (fields.optionalBoolean('eager') === true) {
+        if (offer.size > MAX_EAGER_ENVELOPE_BYTES) {
+          throw violation(`an eager offer of ${offer.size} bytes is above the limit of ${MAX_EAGER_ENVELOPE_BYTES}`);
+        }
+        offer.eager = true;
+      }
       return offer;
     }
     case 'end':
@@ -236,6 +249,14 @@ class Fields {
     }
     if (value < min || value > max) {
       throw violation(`field "${name}" is ${value}, outside ${min}..${max}`);
+    }
+    return value;
+  }
+
+  optionalBoolean(name: string): boolean | undefined {
+    const value = this.own(name);
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw violation(`field "${name}" is not true or false`);
     }
     return value;
   }

@@ -15,9 +15,9 @@ import { escapeForLog } from '../storage/names';
 import type { Store, StoreEntry, Upload } from '../storage/store';
 import { FrameChannel } from './channel';
 import { Frame } from './frame';
-import { Offer, RejectCode, SUPPORTED_VERSIONS, SenderMessage, parseSenderMessage, REJECT_CODES } from './messages';
+import { Offer, ReceiverMessage, RejectCode, SUPPORTED_VERSIONS, SenderMessage, parseSenderMessage, REJECT_CODES } from './messages';
 
-export type ReceiverState = 'awaiting-hello' | 'awaiting-login' | 'ready' | 'receiving' | 'finishing' | 'closed';
+export type ReceiverState = 'awaiting-hello' | 'awaiting-login' | 'ready' | 'receiving' | 'discarding' | 'closed';
 
 /** Destination of log lines; a VS Code `LogOutputChannel` fits. */
 export interface ReceiverLogger {
@@ -70,6 +70,12 @@ export interface SessionHost {
   logRepeated(kind: string, level: 'info' | 'warn', message: string): void;
 }
 
+/**
+ * Finished files whose storing may still run while the session reads the next offer. Their
+ * answers go out in order; each holds at most one in-memory upload (1 MiB).
+ */
+const MAX_BACKGROUND_COMMITS = 8;
+
 /** Interval between 'transfer-progress' events of one transfer, in milliseconds. */
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -89,6 +95,13 @@ export class ReceiverSession {
   state: ReceiverState = 'awaiting-hello';
   username: string | undefined;
   private transfer: ActiveTransfer | undefined;
+  /** A rejected eager offer whose data frames and `end` are still arriving, to be dropped. */
+  private discarding: { transferId: string; remaining: number } | undefined;
+  /** Messages to the sender and file commits, in the order the sender must see their answers. */
+  private replies: Promise<void> = Promise.resolve();
+  private backgroundCommits = 0;
+  /** The first error of a queued reply or commit; it ends the session. */
+  private replyError: SftError | undefined;
   private readonly startedAt = Date.now();
   private stopping = false;
 
@@ -112,12 +125,16 @@ export class ReceiverSession {
   async run(): Promise<void> {
     try {
       await this.handshake();
-      while (this.state === 'ready' || this.state === 'receiving') {
+      while (this.state === 'ready' || this.state === 'receiving' || this.state === 'discarding') {
         await this.handle(await this.nextMessage(this.host.idleTimeoutMs));
+        if (this.replyError !== undefined) {
+          throw this.replyError;
+        }
       }
     } catch (error) {
-      await this.fail(error);
+      await this.fail(this.replyError ?? error);
     } finally {
+      await this.replies;
       await this.releaseTransfer('closed');
       this.state = 'closed';
     }
@@ -209,6 +226,10 @@ export class ReceiverSession {
   }
 
   private async handle(message: SenderMessage | Frame): Promise<void> {
+    if (this.state === 'discarding') {
+      this.discard(message);
+      return;
+    }
     if ('body' in message) {
       if (this.state !== 'receiving') {
         throw this.unexpected(message);
@@ -243,11 +264,30 @@ export class ReceiverSession {
         }
         this.state = 'closed';
         this.host.logger.info(`Connection ${this.id} from ${this.remoteAddress} ended by the sender.`);
+        await this.replies;
         await this.channel.closeWith({ type: 'bye' });
         return;
       default:
         throw this.unexpected(message);
     }
+  }
+
+  /** Drops what follows a rejected eager offer: its data frames, then its `end` or `cancel`. */
+  private discard(message: SenderMessage | Frame): void {
+    const discarding = this.discarding as { transferId: string; remaining: number };
+    if ('body' in message) {
+      if (message.body.length > discarding.remaining) {
+        throw new SftError('PROTOCOL_VIOLATION', `Transfer ${discarding.transferId} sent more bytes than its offer after being rejected.`);
+      }
+      discarding.remaining -= message.body.length;
+      return;
+    }
+    const ends = (message.type === 'end' && discarding.remaining === 0) || message.type === 'cancel';
+    if (!ends || message.transferId !== discarding.transferId) {
+      throw this.unexpected(message);
+    }
+    this.discarding = undefined;
+    this.state = 'ready';
   }
 
   private async offer(offer: Offer): Promise<void> {
@@ -280,6 +320,14 @@ export class ReceiverSession {
         return;
       }
       throw error;
+    }
+
+    if (offer.eager && (upload.committedOffset !== 0 || upload.isComplete)) {
+      // The eager bytes start at 0, so they cannot continue a stored partial; it stays for a plain offer.
+      await upload.close();
+      this.host.releaseTransfer(this, username, offer.transferId);
+      await this.reject(offer, 'TRANSFER_REJECTED', `An eager offer starts at byte 0, but ${upload.committedOffset} bytes of this transfer are already stored. Offer it again without "eager".`);
+      return;
     }
 
     const info: IncomingOffer = {
@@ -324,18 +372,43 @@ export class ReceiverSession {
     if (offset > 0 && offset < offer.headerSize) {
       await this.readHeaderPrefix(upload, offset);
     }
-    await this.channel.send({ type: 'accept', transferId: offer.transferId, offset });
+    this.reply({ type: 'accept', transferId: offer.transferId, offset });
     this.state = 'receiving';
-    this.host.logger.info(
-      `Receiving "${escapeForLog(info.relativePath || info.displayName)}" (${offer.size} bytes, transfer ${offer.transferId}) from "${escapeForLog(username, 64)}" at ${this.remoteAddress}, from byte ${offset}.`,
-    );
+    // A small file sent eagerly gets only its "Stored" line, so a folder of many files
+    // does not double the log.
+    if (!offer.eager) {
+      this.host.logger.info(
+        `Receiving "${escapeForLog(info.relativePath || info.displayName)}" (${offer.size} bytes, transfer ${offer.transferId}) from "${escapeForLog(username, 64)}" at ${this.remoteAddress}, from byte ${offset}.`,
+      );
+    }
     this.host.emit('transfer-start', { ...info, received: offset });
   }
 
+  /** Rejects an offer; after an eager one, its data frames and `end` are dropped on arrival. */
   private async reject(offer: Offer, code: RejectCode, message: string): Promise<void> {
     this.host.logger.warn(`Rejected transfer ${offer.transferId} from ${this.remoteAddress}: ${code}: ${message}`);
     this.host.emit('transfer-rejected', { connectionId: this.id, remoteAddress: this.remoteAddress, transferId: offer.transferId, code, message });
-    await this.channel.send({ type: 'reject', transferId: offer.transferId, code, message: message.slice(0, 1024) });
+    if (offer.eager) {
+      this.discarding = { transferId: offer.transferId, remaining: offer.size };
+      this.state = 'discarding';
+    }
+    this.reply({ type: 'reject', transferId: offer.transferId, code, message: message.slice(0, 1024) });
+  }
+
+  /** Sends `message` after every reply queued before it, without waiting. */
+  private reply(message: ReceiverMessage): void {
+    this.queue(() => this.channel.send(message));
+  }
+
+  /**
+   * Runs `task` after the tasks queued before it. A failure ends the session: the next read
+   * of the run loop throws it.
+   */
+  private queue(task: () => Promise<void>): void {
+    this.replies = this.replies.then(task).catch((error: unknown) => {
+      this.replyError ??= isSftError(error) ? error : new SftError('IO_FAILED', `Internal error: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      this.channel.destroy(this.replyError);
+    });
   }
 
   private async receiveData(body: Buffer): Promise<void> {
@@ -369,7 +442,8 @@ export class ReceiverSession {
       transfer.lastCommittedSent = upload.committedOffset;
       // Frames that arrived before the peer left are still stored. So a failed send of this
       // acknowledgement is not an error, and the next read reports the closed connection.
-      await this.channel.send({ type: 'committed', transferId: transfer.offer.transferId, offset: upload.committedOffset }).catch(() => undefined);
+      const committed = { type: 'committed' as const, transferId: transfer.offer.transferId, offset: upload.committedOffset };
+      this.queue(() => this.channel.send(committed).catch(() => undefined));
     }
 
     const now = Date.now();
@@ -438,35 +512,51 @@ export class ReceiverSession {
       );
     }
 
-    this.state = 'finishing';
+    // The file is stored in the background while the next offer is read; its answer is
+    // queued, so the sender still sees answers in the order of its offers.
+    this.transfer = undefined;
+    this.state = 'ready';
+    const finishing = upload.finish(sha256);
+    finishing.catch(() => undefined);
+    this.backgroundCommits++;
+    this.queue(async () => {
+      try {
+        await this.answerEnd(transfer, finishing);
+      } finally {
+        this.backgroundCommits--;
+      }
+    });
+    if (this.backgroundCommits >= MAX_BACKGROUND_COMMITS || this.stopping) {
+      await this.replies;
+    }
+    if (this.stopping) {
+      await this.channel.closeWith({ type: 'bye' });
+      this.state = 'closed';
+    }
+  }
+
+  /** Waits for a finished file to be stored, then confirms it or rejects it with HASH_MISMATCH. */
+  private async answerEnd(transfer: ActiveTransfer, finishing: Promise<StoreEntry>): Promise<void> {
     let entry: StoreEntry;
     try {
-      entry = await upload.finish(sha256);
+      entry = await finishing;
     } catch (error) {
+      this.host.releaseTransfer(this, transfer.offer.username, transfer.offer.transferId);
       if (isSftError(error, 'HASH_MISMATCH')) {
-        this.transfer = undefined;
-        this.host.releaseTransfer(this, transfer.offer.username, transfer.offer.transferId);
         this.host.logger.error(`Transfer ${transfer.offer.transferId} from ${this.remoteAddress} failed: ${error.message}`);
         this.host.emit('transfer-failed', { ...transfer.offer, received: 0, error });
         await this.channel.send({ type: 'reject', transferId: transfer.offer.transferId, code: 'HASH_MISMATCH', message: error.message.slice(0, 1024) });
-        this.state = 'ready';
         return;
       }
       throw error;
     }
 
-    this.transfer = undefined;
     this.host.releaseTransfer(this, transfer.offer.username, transfer.offer.transferId);
     await this.channel.send({ type: 'confirmed', transferId: transfer.offer.transferId, entryId: entry.id });
-    this.state = 'ready';
     this.host.logger.info(
       `Stored "${escapeForLog(entry.relativePath || entry.displayName)}" as entry ${entry.id} (${entry.envelopeSize} bytes, transfer ${entry.transferId}) from "${escapeForLog(entry.senderUsername, 64)}".`,
     );
     this.host.emit('transfer-done', { ...transfer.offer, received: entry.envelopeSize, entry });
-    if (this.stopping) {
-      await this.channel.closeWith({ type: 'bye' });
-      this.state = 'closed';
-    }
   }
 
   /** Closes the current upload, keeping its partial for resume. */

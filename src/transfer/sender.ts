@@ -13,7 +13,7 @@ import { EnvelopeWriter, PassphraseKey, derivePassphraseKey, fingerprint as keyF
 import { envelopeBytes } from './envelope-source';
 import { KnownReceivers } from './known-receivers';
 import { formatHostPort, parseReceiverAddress } from './link';
-import { Offer } from './messages';
+import { MAX_EAGER_ENVELOPE_BYTES, Offer } from './messages';
 import { ConfirmFingerprint, SenderConnection } from './sender-connection';
 import { SkippedPath, SourceFile, collectFiles } from './source-files';
 
@@ -24,6 +24,11 @@ export type { SkippedPath, SourceFile } from './source-files';
 export const DATA_FRAME_BYTES = 256 * 1024;
 /** Bytes sent beyond the receiver's last committed offset before the sender waits. */
 export const MAX_UNCOMMITTED_BYTES = 32 * 1024 * 1024;
+/** Largest file sent eagerly; its envelope stays below MAX_EAGER_ENVELOPE_BYTES whatever its header. */
+export const MAX_EAGER_FILE_BYTES = MAX_EAGER_ENVELOPE_BYTES / 2;
+/** Eager files whose answers may be outstanding at once, and their envelope bytes. */
+export const EAGER_WINDOW_FILES = 64;
+export const EAGER_WINDOW_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_RETRY_ATTEMPTS = 5;
 export const DEFAULT_RETRY_BASE_DELAY_MS = 1000;
 export const MAX_RETRY_DELAY_MS = 30_000;
@@ -185,12 +190,18 @@ class SendSession {
       throw new SftError('FILE_NOT_FOUND', `No regular file found in ${this.options.paths.join(', ')}. Give files or folders that contain files.`);
     }
 
-    const results: SendResult['files'] = [];
+    const results: SendResult['files'] = new Array(files.length);
     const onAbort = (): void => this.abortConnection();
     this.options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      for (const [index, file] of files.entries()) {
-        results.push(await this.sendWithRetries(file, index, files.length));
+      let index = 0;
+      while (index < files.length) {
+        if (files[index].size <= MAX_EAGER_FILE_BYTES) {
+          index = await this.sendEagerRun(files, index, results);
+        } else {
+          results[index] = await this.sendWithRetries(files[index], index, files.length);
+          index++;
+        }
       }
       await this.connection?.close();
       this.connection = undefined;
@@ -201,8 +212,12 @@ class SendSession {
     return { files: results, skipped, fingerprint: this.fingerprint };
   }
 
-  private async sendWithRetries(file: SourceFile, index: number, count: number): Promise<DeliveredFile | RejectedFile> {
-    let upload: OutgoingFile | undefined;
+  /**
+   * Sends one file with offers that wait for `accept`, resuming after broken connections.
+   * `prepared` is the file's envelope when an earlier attempt made one.
+   */
+  private async sendWithRetries(file: SourceFile, index: number, count: number, prepared?: OutgoingFile): Promise<DeliveredFile | RejectedFile> {
+    let upload = prepared;
     for (;;) {
       this.checkCancelled();
       try {
@@ -210,20 +225,139 @@ class SendSession {
         upload ??= await this.prepare(file, connection);
         return await this.sendFile(connection, upload, index, count);
       } catch (error) {
-        const failure = this.cancelledOr(error);
-        this.dropConnection(failure);
-        if (!RETRYABLE_CODES.has(failure.code)) {
-          throw failure;
-        }
-        this.failures++;
-        if (this.failures > this.attempts) {
-          throw new SftError(failure.code, `${failure.message} Gave up after ${this.attempts} retries.`, { cause: failure });
-        }
-        const delayMs = backoffDelay(this.baseDelayMs, this.failures);
-        this.progress({ type: 'retry', attempt: this.failures, delayMs, error: failure });
-        await sleep(delayMs, this.options.signal);
+        await this.recover(error);
       }
     }
+  }
+
+  /**
+   * Handles a failed attempt: drops the connection, then throws when the error is final or
+   * the retries ran out, and otherwise waits the backoff delay.
+   */
+  private async recover(error: unknown): Promise<void> {
+    const failure = this.cancelledOr(error);
+    this.dropConnection(failure);
+    if (!RETRYABLE_CODES.has(failure.code)) {
+      throw failure;
+    }
+    this.failures++;
+    if (this.failures > this.attempts) {
+      throw new SftError(failure.code, `${failure.message} Gave up after ${this.attempts} retries.`, { cause: failure });
+    }
+    const delayMs = backoffDelay(this.baseDelayMs, this.failures);
+    this.progress({ type: 'retry', attempt: this.failures, delayMs, error: failure });
+    await sleep(delayMs, this.options.signal);
+  }
+
+  /**
+   * Sends the small files from `files[start]` on eagerly: each offer is followed at once by
+   * its envelope and `end`, and the answers are read while later files go out, at most
+   * EAGER_WINDOW_FILES behind. Returns the index of the first file it did not take. After a
+   * broken connection, the files still waiting for an answer continue one by one, resumed.
+   */
+  private async sendEagerRun(files: SourceFile[], start: number, results: SendResult['files']): Promise<number> {
+    const waiting: Array<{ upload: OutgoingFile; index: number }> = [];
+    let waitingBytes = 0;
+    let next = start;
+    try {
+      const connection = await this.connect();
+      while (next < files.length && files[next].size <= MAX_EAGER_FILE_BYTES) {
+        this.checkCancelled();
+        const upload = await this.prepare(files[next], connection);
+        while (waiting.length > 0 && (waiting.length >= EAGER_WINDOW_FILES || waitingBytes + upload.envelopeSize > EAGER_WINDOW_BYTES)) {
+          results[waiting[0].index] = await this.settleEager(connection, waiting[0].upload);
+          waitingBytes -= waiting[0].upload.envelopeSize;
+          waiting.shift();
+        }
+        waiting.push({ upload, index: next });
+        waitingBytes += upload.envelopeSize;
+        next++;
+        await this.sendEager(connection, upload, next - 1, files.length);
+      }
+      while (waiting.length > 0) {
+        results[waiting[0].index] = await this.settleEager(connection, waiting[0].upload);
+        waiting.shift();
+      }
+    } catch (error) {
+      await this.recover(error);
+      for (const { upload, index } of waiting) {
+        results[index] = await this.sendWithRetries(upload.file, index, files.length, upload);
+      }
+    }
+    return next;
+  }
+
+  /** Sends a small file's offer, whole envelope and `end` without waiting for an answer. */
+  private async sendEager(connection: SenderConnection, upload: OutgoingFile, index: number, count: number): Promise<void> {
+    const { file, transferId } = upload;
+    await this.checkUnchanged(file);
+    let plaintext: Buffer;
+    try {
+      plaintext = await fs.readFile(file.path);
+    } catch (error) {
+      throw new SftError('IO_FAILED', `Cannot read ${file.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, { cause: error });
+    }
+    if (plaintext.length !== file.size) {
+      throw new SftError('IO_FAILED', `${file.path} changed while it was being sent. Send it again once it no longer changes.`);
+    }
+    const envelope = upload.writer.sealWhole(plaintext);
+    upload.sha256 = crypto.createHash('sha256').update(envelope).digest('hex');
+
+    this.progress({ type: 'file-start', file, index, count, offset: 0, envelopeSize: upload.envelopeSize });
+    await connection.channel.send({ ...this.offerFor(upload), eager: true });
+    for (let offset = 0; offset < envelope.length; offset += DATA_FRAME_BYTES) {
+      await connection.channel.sendData(envelope.subarray(offset, offset + DATA_FRAME_BYTES));
+    }
+    await connection.channel.send({ type: 'end', transferId, sha256: upload.sha256 });
+    this.progress({ type: 'file-progress', file, sent: envelope.length, committed: 0, envelopeSize: upload.envelopeSize });
+  }
+
+  /** Reads the answer and the confirmation of an eagerly sent file. */
+  private async settleEager(connection: SenderConnection, upload: OutgoingFile): Promise<DeliveredFile | RejectedFile> {
+    const { file, transferId } = upload;
+    const answer = await connection.expect(['accept', 'reject'], this.timeouts.offerMs, `the answer to the offer of ${file.relativePath}`);
+    this.checkTransferId(answer.transferId, transferId);
+    if (answer.type === 'accept' && answer.offset !== 0) {
+      throw new SftError('PROTOCOL_VIOLATION', `Receiver ${this.hostPort} asked to resume the eager offer of ${file.relativePath} at byte ${answer.offset}.`);
+    }
+    const result = answer.type === 'reject'
+      ? answer
+      : await connection.expect(['confirmed', 'reject'], this.timeouts.confirmMs, `the confirmation of ${file.relativePath}`);
+    this.checkTransferId(result.transferId, transferId);
+    return this.fileResult(upload, result);
+  }
+
+  private checkTransferId(received: string, expected: string): void {
+    if (received !== expected) {
+      throw new SftError('PROTOCOL_VIOLATION', `Receiver ${this.hostPort} answered for transfer ${received} instead of ${expected}.`);
+    }
+  }
+
+  /** Records a file's final answer, `confirmed` or `reject`, and reports it. */
+  private fileResult(
+    upload: OutgoingFile,
+    answer: { type: 'confirmed'; entryId: string } | { type: 'reject'; code: string; message: string },
+  ): DeliveredFile | RejectedFile {
+    const { file, transferId } = upload;
+    this.failures = 0;
+    if (answer.type === 'reject') {
+      this.progress({ type: 'file-rejected', file, code: answer.code, message: answer.message });
+      return { file, status: 'rejected', transferId, code: answer.code, message: answer.message };
+    }
+    this.progress({ type: 'file-delivered', file, entryId: answer.entryId, transferId });
+    return { file, status: 'delivered', transferId, entryId: answer.entryId, envelopeSize: upload.envelopeSize, sha256: upload.sha256 as string };
+  }
+
+  private offerFor(upload: OutgoingFile): Offer {
+    return {
+      type: 'offer',
+      transferId: upload.transferId,
+      name: upload.file.name,
+      path: upload.file.relativePath,
+      size: upload.envelopeSize,
+      headerSize: upload.writer.header.length,
+      plaintextSize: upload.file.size,
+    };
   }
 
   /** Creates the file's envelope writer; it needs the receiver's public key from the first login. */
@@ -288,24 +422,11 @@ class SendSession {
     const { file, transferId } = upload;
     await this.checkUnchanged(file);
 
-    const offer: Offer = {
-      type: 'offer',
-      transferId,
-      name: file.name,
-      path: file.relativePath,
-      size: upload.envelopeSize,
-      headerSize: upload.writer.header.length,
-      plaintextSize: file.size,
-    };
-    await connection.channel.send(offer);
+    await connection.channel.send(this.offerFor(upload));
     const answer = await connection.expect(['accept', 'reject'], this.timeouts.offerMs, `the answer to the offer of ${file.relativePath}`);
-    if (answer.transferId !== transferId) {
-      throw new SftError('PROTOCOL_VIOLATION', `Receiver ${this.hostPort} answered for transfer ${answer.transferId} instead of ${transferId}.`);
-    }
+    this.checkTransferId(answer.transferId, transferId);
     if (answer.type === 'reject') {
-      this.failures = 0;
-      this.progress({ type: 'file-rejected', file, code: answer.code, message: answer.message });
-      return { file, status: 'rejected', transferId, code: answer.code, message: answer.message };
+      return this.fileResult(upload, answer);
     }
     if (answer.offset > upload.envelopeSize) {
       throw new SftError('PROTOCOL_VIOLATION', `Receiver ${this.hostPort} asked to resume at byte ${answer.offset} of a ${upload.envelopeSize}-byte envelope.`);
@@ -314,20 +435,11 @@ class SendSession {
     this.progress({ type: 'file-start', file, index, count, offset: answer.offset, envelopeSize: upload.envelopeSize });
     await this.stream(connection, upload, answer.offset);
 
-    const sha256 = upload.sha256 as string;
-    await connection.channel.send({ type: 'end', transferId, sha256 });
+    await connection.channel.send({ type: 'end', transferId, sha256: upload.sha256 as string });
     const confirmMs = this.timeouts.confirmMs + Math.ceil(upload.envelopeSize / (100 * 1024 * 1024)) * 1000;
     const result = await connection.expect(['confirmed', 'reject'], confirmMs, `the confirmation of ${file.relativePath}`);
-    if (result.transferId !== transferId) {
-      throw new SftError('PROTOCOL_VIOLATION', `Receiver ${this.hostPort} confirmed transfer ${result.transferId} instead of ${transferId}.`);
-    }
-    this.failures = 0;
-    if (result.type === 'reject') {
-      this.progress({ type: 'file-rejected', file, code: result.code, message: result.message });
-      return { file, status: 'rejected', transferId, code: result.code, message: result.message };
-    }
-    this.progress({ type: 'file-delivered', file, entryId: result.entryId, transferId });
-    return { file, status: 'delivered', transferId, entryId: result.entryId, envelopeSize: upload.envelopeSize, sha256 };
+    this.checkTransferId(result.transferId, transferId);
+    return this.fileResult(upload, result);
   }
 
   /**

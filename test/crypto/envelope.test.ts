@@ -247,6 +247,11 @@ describe('envelope rejections', () => {
 /** Seals `plaintext` in memory and returns the whole envelope. */
 async function sealBytes(plaintext: Buffer, recipients: Recipient[]): Promise<Buffer> {
   const writer = await EnvelopeWriter.create(recipients, { name: 'in-memory.bin', size: plaintext.length, mtimeMs: null });
+  return streamEnvelope(writer, plaintext);
+}
+
+/** Returns the writer's header followed by its payload stream's output for `plaintext`. */
+async function streamEnvelope(writer: EnvelopeWriter, plaintext: Buffer): Promise<Buffer> {
   const payload = writer.createPayloadStream();
   const parts: Buffer[] = [writer.header];
   payload.on('data', (chunk: Buffer) => parts.push(chunk));
@@ -262,6 +267,16 @@ async function openBytes(envelope: Buffer, identities: Identities): Promise<{ pl
   for await (const chunk of opened.payload) parts.push(chunk as Buffer);
   return { plaintext: Buffer.concat(parts), stanzaType: opened.stanza.type };
 }
+
+test('sealWhole matches the streamed envelope', async () => {
+  for (const size of [0, 1, 65536, 65537, 200_000]) {
+    const plaintext = crypto.randomBytes(size);
+    const writer = await EnvelopeWriter.create([{ kind: 'rsa', publicKey: rsaA.publicKey }], { name: 'same.bin', size, mtimeMs: null });
+    const whole = writer.sealWhole(plaintext);
+    assert.ok(whole.equals(await streamEnvelope(writer, plaintext)), `${size} bytes`);
+    assert.equal(whole.length, writer.sizeFor(size));
+  }
+});
 
 describe('one passphrase key for several envelopes', () => {
   test('each envelope opens with the passphrase, under its own nonce', async () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isSftError } from '../../src/errors';
 import { FrameDecoder } from '../../src/transfer/frame';
-import { encodeMessage, parseReceiverMessage, parseSenderMessage, printable } from '../../src/transfer/messages';
+import { MAX_EAGER_ENVELOPE_BYTES, encodeMessage, parseReceiverMessage, parseSenderMessage, printable } from '../../src/transfer/messages';
 
 const transferId = '0123456789abcdef0123456789abcdef';
 const sha256 = 'a'.repeat(64);
@@ -50,6 +50,15 @@ test('sender messages checked field by field', () => {
   rejectsSender('text', 'string');
   assert.throws(() => parseSenderMessage(Buffer.from('{"type":')), (error) => isSftError(error, 'PROTOCOL_VIOLATION'));
   assert.throws(() => parseSenderMessage(Buffer.from([0x7b, 0xff, 0x7d])), (error) => isSftError(error, 'PROTOCOL_VIOLATION'));
+});
+
+test('eager offers only up to the limit', () => {
+  const offer = { type: 'offer', transferId, name: 'a', path: 'a', size: MAX_EAGER_ENVELOPE_BYTES, headerSize: 150, plaintextSize: 34 };
+  const parsed = parseSenderMessage(body({ ...offer, eager: true }));
+  assert.equal(parsed.type === 'offer' && parsed.eager, true);
+  assert.equal('eager' in parseSenderMessage(body({ ...offer, eager: false })), false);
+  rejectsSender({ ...offer, size: MAX_EAGER_ENVELOPE_BYTES + 1, eager: true }, 'eager above the limit');
+  rejectsSender({ ...offer, eager: 'yes' }, 'eager not a boolean');
 });
 
 test('receiver messages checked field by field', () => {

@@ -71,6 +71,49 @@ for (const cutAt of [3_000, 1_500_000, 3_333_333]) {
   });
 }
 
+test('resume of a folder cut while small files were in flight', async () => {
+  const target = await startReceiver();
+  // Well inside the stream of eager offers: about 30 files of 4 KiB have passed.
+  const proxy = await CuttingProxy.start(target.port, 150_000);
+  const source = await tempDir('source');
+  try {
+    const folder = path.join(source, 'many');
+    await fs.mkdir(folder);
+    const originals = new Map<string, string>();
+    for (let index = 0; index < 120; index++) {
+      const name = `file-${String(index).padStart(3, '0')}.bin`;
+      originals.set(name, await writeRandomFile(path.join(folder, name), 4096, index + 1));
+    }
+
+    const events: SendProgress[] = [];
+    const result = await sendFiles(await sendOptions(proxy.port, [folder], { onProgress: (event) => events.push(event) }));
+    assert.equal(proxy.cuts, 1);
+    assert.ok(events.some((event) => event.type === 'retry'), 'the sender retried');
+    assert.equal(result.files.length, 120);
+    assert.ok(result.files.every((file) => file.status === 'delivered'));
+    // Each file's envelope crossed the proxy at most twice.
+    assert.ok(proxy.forwardedToReceiver < 2 * 120 * (4096 + 2048), `forwarded ${proxy.forwardedToReceiver} bytes`);
+
+    const entries = target.store.list();
+    assert.equal(entries.length, 120, 'every file stored once');
+    assert.deepEqual(entries.map((entry) => entry.displayName).sort(), [...originals.keys()].sort());
+    assert.equal((await fs.readdir(path.join(target.storeDir, 'partial'))).length, 0);
+
+    const keys = await sharedKeys();
+    const privateKeys = [parsePrivateKey(keys.envelopePrivateKeyPem, undefined)];
+    for (const entry of entries.slice(0, 5)) {
+      const plain = path.join(source, `${entry.id}.out`);
+      await decryptFile(path.join(target.storeDir, 'files', `${entry.id}.sft`), plain, { passphrase: PASSPHRASE, privateKeys });
+      assert.equal(await sha256File(plain), originals.get(entry.displayName));
+    }
+  } finally {
+    await proxy.stop();
+    await target.stop();
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
+
 test('retries exhausted when receiver is down', async () => {
   const target = await startReceiver();
   const port = target.port;
