@@ -90,6 +90,43 @@ export async function syncDirectory(directory: string): Promise<void> {
 }
 
 /**
+ * Flushes one folder for many callers: a caller that asks while a flush runs waits for the
+ * next one, which starts after it and serves every caller that asked meanwhile. Files stored
+ * in a row thus share flushes, and every caller's rename is covered by the flush it awaits.
+ */
+export class FolderFlusher {
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
+  constructor(private readonly folder: string) {}
+
+  flush(): Promise<void> {
+    if (this.queued !== undefined) {
+      return this.queued;
+    }
+    if (this.running === undefined) {
+      return this.start();
+    }
+    const queued = this.running.catch(() => undefined).then(() => {
+      this.queued = undefined;
+      return this.start();
+    });
+    this.queued = queued;
+    return queued;
+  }
+
+  private start(): Promise<void> {
+    const running = syncDirectory(this.folder).finally(() => {
+      if (this.running === running) {
+        this.running = undefined;
+      }
+    });
+    this.running = running;
+    return running;
+  }
+}
+
+/**
  * Reads a file of at most `maxBytes` bytes as UTF-8 text.
  *
  * Returns undefined when the file does not exist; throws `STORE_CORRUPT` when it is larger.

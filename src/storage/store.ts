@@ -23,6 +23,7 @@ import { Readable } from 'node:stream';
 import { SftError } from '../errors';
 import { ACCOUNTS_FILE_NAME, validateUsername } from './accounts';
 import {
+  FolderFlusher,
   PRIVATE_DIRECTORY_MODE,
   readBoundedFile,
   syncDirectory,
@@ -121,6 +122,7 @@ export class Store {
   private readonly clock: () => number;
 
   private readonly entries = new Map<string, StoreEntry>();
+  private readonly filesFlusher: FolderFlusher;
   /** Entry id by sender and transfer id, to find a finished transfer without a scan. */
   private readonly entryByTransfer = new Map<string, string>();
   private readonly activeUploads = new Map<string, Upload>();
@@ -137,6 +139,7 @@ export class Store {
   private constructor(dir: string, options: StoreOptions) {
     this.dir = path.resolve(dir);
     this.filesDir = path.join(this.dir, FILES_FOLDER_NAME);
+    this.filesFlusher = new FolderFlusher(this.filesDir);
     this.partialDir = path.join(this.dir, PARTIAL_FOLDER_NAME);
     this.indexPath = path.join(this.dir, INDEX_FILE_NAME);
     this.lockPath = path.join(this.dir, LOCK_FILE_NAME);
@@ -478,7 +481,7 @@ export class Store {
     // below fail, so their errors are logged rather than reported to the sender.
     this.addEntry(entry);
     try {
-      await syncDirectory(this.filesDir);
+      await this.filesFlusher.flush();
       if (upload.hasStateFile) {
         await fs.rm(upload.statePath, { force: true });
       }

@@ -7,7 +7,7 @@
  */
 import * as tls from 'node:tls';
 import { SftError } from '../errors';
-import { Frame, FrameDecoder, FrameLimits, encodeDataFrame } from './frame';
+import { Frame, FrameDecoder, FrameLimits, dataFrameHeader } from './frame';
 import { ReceiverMessage, SenderMessage, encodeMessage } from './messages';
 
 /** Decoded bytes queued before the socket is paused: two maximum data frames. */
@@ -106,7 +106,10 @@ export class FrameChannel {
 
   /** Sends one data frame. */
   sendData(body: Buffer): Promise<void> {
-    return this.write(encodeDataFrame(body));
+    // Header and body go out as two writes of one corked batch, so the body is never copied.
+    const header = dataFrameHeader(body);
+    void this.write(header).catch(() => undefined);
+    return this.write(body);
   }
 
   /**

@@ -40,10 +40,18 @@ export function encodeControlFrame(body: Buffer): Buffer {
 
 /** Encodes one data frame around `body`, which contains 1 to MAX_DATA_FRAME_BYTES envelope bytes. */
 export function encodeDataFrame(body: Buffer): Buffer {
+  return Buffer.concat([dataFrameHeader(body), body]);
+}
+
+/** Returns the five header bytes of a data frame that carries `body`; the body follows them unchanged. */
+export function dataFrameHeader(body: Buffer): Buffer {
   if (body.length < 1 || body.length > MAX_DATA_FRAME_BYTES) {
     throw new SftError('PROTOCOL_LIMIT_EXCEEDED', `A data frame of ${body.length} bytes is outside 1..${MAX_DATA_FRAME_BYTES} bytes.`);
   }
-  return encodeFrame(FrameType.data, body);
+  const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  header.writeUInt32BE(body.length, 0);
+  header[4] = FrameType.data;
+  return header;
 }
 
 function encodeFrame(type: number, body: Buffer): Buffer {

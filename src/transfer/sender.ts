@@ -622,8 +622,14 @@ class SendSession {
 
 /** Removes and returns the first `size` bytes of `parts`. */
 function takeBytes(parts: Buffer[], size: number): Buffer {
-  if (parts[0].length === size) {
-    return parts.shift() as Buffer;
+  const head = parts[0];
+  if (head.length >= size) {
+    if (head.length === size) {
+      parts.shift();
+    } else {
+      parts[0] = head.subarray(size);
+    }
+    return head.subarray(0, size);
   }
   const out = Buffer.allocUnsafe(size);
   let filled = 0;
