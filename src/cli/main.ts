@@ -72,6 +72,11 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
 
 /** Runs `main` on the process's arguments and sets the exit status; bin/sft.js calls it. */
 export function runFromProcess(): void {
+  // A reader that stops early, as in `sft list | head`, closes the pipe: end quietly, as cat does.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   main(process.argv.slice(2)).then((status) => {
     process.exitCode = status;
   });

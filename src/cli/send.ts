@@ -11,6 +11,7 @@ import { DEFAULT_PBKDF2_ITERATIONS } from '../crypto/stanza';
 import { SftError } from '../errors';
 import { parseFingerprint } from '../transfer/identity';
 import { KnownReceivers, defaultKnownReceiversPath } from '../transfer/known-receivers';
+import { printable } from '../transfer/messages';
 import { ConfirmFingerprint, SendProgress, sendFiles } from '../transfer/sender';
 import { CliIo, Command, EXIT_FAILED, EXIT_OK, parseOptions, writeLine } from './io';
 import { formatBytes } from './list';
@@ -93,10 +94,10 @@ export const send: Command = {
       for (const file of result.files) {
         if (file.status === 'delivered') {
           bytes += file.file.size;
-          writeLine(io.stdout, `${file.entryId}  ${file.file.relativePath}`);
+          writeLine(io.stdout, `${file.entryId}  ${printable(file.file.relativePath)}`);
         } else {
           failed++;
-          writeLine(io.stderr, `sft send: ${file.file.relativePath} rejected by the receiver: ${file.code}: ${file.message}`);
+          writeLine(io.stderr, `sft send: ${printable(file.file.relativePath)} rejected by the receiver: ${file.code}: ${file.message}`);
         }
       }
       const delivered = result.files.length - failed;
@@ -141,17 +142,19 @@ class ProgressPrinter {
         this.line(`Connected to ${event.hostPort} (${event.fingerprint}).`);
         return;
       case 'skipped':
-        this.line(`Skipped ${event.path}: ${event.reason}.`);
+        this.line(`Skipped ${printable(event.path)}: ${event.reason}.`);
         return;
       case 'retry':
         this.line(`${event.error.message} Retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s.`);
         return;
       case 'file-start':
-        this.label = `[${event.index + 1}/${event.count}] ${event.file.relativePath}`;
+        // Names come from the file system and may hold control characters, which a terminal would obey.
+        this.label = `[${event.index + 1}/${event.count}] ${printable(event.file.relativePath)}`;
         this.fileStartedAt = Date.now();
         this.fileStartOffset = event.offset;
         if (!tty) {
-          this.line(`${this.label}: sending ${formatBytes(event.envelopeSize)}${event.offset > 0 ? `, resuming at byte ${event.offset}` : ''}.`);
+          const resuming = event.offset > 0 ? `, resuming at byte ${event.offset} of its ${event.envelopeSize}-byte envelope` : '';
+          this.line(`${this.label}: sending ${formatBytes(event.file.size)}${resuming}.`);
         }
         return;
       case 'file-progress':
@@ -164,10 +167,10 @@ class ProgressPrinter {
         }
         return;
       case 'file-rejected':
-        this.line(`${event.file.relativePath}: rejected (${event.code}).`);
+        this.line(`${printable(event.file.relativePath)}: rejected (${event.code}).`);
         return;
       case 'file-delivered':
-        this.line(`${event.file.relativePath}: delivered as entry ${event.entryId}.`);
+        this.line(`${printable(event.file.relativePath)}: delivered as entry ${event.entryId}.`);
         return;
       default:
         return;

@@ -490,9 +490,6 @@ export class Store {
     }
     this.saveIndexSoon();
 
-    this.logger.info(
-      `Stored file ${id} (${escapeForLog(entry.displayName)}, ${entry.envelopeSize} bytes) from ${escapeForLog(entry.senderUsername)} at ${escapeForLog(entry.remoteAddress)}.`,
-    );
     return { ...entry };
   }
 
@@ -733,7 +730,7 @@ export class Store {
     if (Number.isInteger(holder) && holder !== process.pid && isProcessAlive(holder)) {
       throw new SftError(
         'IO_FAILED',
-        `Store ${this.dir} is in use by process ${holder}. Stop that receiver first, or open the store read-only to list or export.`,
+        `Store ${this.dir} is in use by process ${holder}. Stop that receiver first. Listing and exporting (sft list, sft export) work while it runs.`,
       );
     }
 

@@ -554,7 +554,7 @@ export class ReceiverSession {
     this.host.releaseTransfer(this, transfer.offer.username, transfer.offer.transferId);
     await this.channel.send({ type: 'confirmed', transferId: transfer.offer.transferId, entryId: entry.id });
     this.host.logger.info(
-      `Stored "${escapeForLog(entry.relativePath || entry.displayName)}" as entry ${entry.id} (${entry.envelopeSize} bytes, transfer ${entry.transferId}) from "${escapeForLog(entry.senderUsername, 64)}".`,
+      `Stored "${escapeForLog(entry.relativePath || entry.displayName)}" as entry ${entry.id} (${entry.envelopeSize} bytes, transfer ${entry.transferId}) from "${escapeForLog(entry.senderUsername, 64)}" at ${this.remoteAddress}.`,
     );
     this.host.emit('transfer-done', { ...transfer.offer, received: entry.envelopeSize, entry });
   }

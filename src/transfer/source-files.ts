@@ -49,12 +49,23 @@ export async function collectFiles(paths: readonly string[]): Promise<{ files: S
 }
 
 async function walkFolder(folder: string, relative: string, files: SourceFile[], skipped: SkippedPath[]): Promise<void> {
-  let names: string[];
+  let rawNames: Buffer[];
   try {
-    names = (await fs.readdir(folder)).sort();
+    rawNames = await fs.readdir(folder, { encoding: 'buffer' });
   } catch (error) {
     throw new SftError('IO_FAILED', `Cannot read folder ${folder}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. Check its permissions.`, { cause: error });
   }
+  const names: string[] = [];
+  for (const raw of rawNames) {
+    const name = raw.toString('utf8');
+    // A name that is not UTF-8 decodes to another name, which no file has, so it cannot be opened.
+    if (Buffer.from(name, 'utf8').equals(raw)) {
+      names.push(name);
+    } else {
+      skipped.push({ path: path.join(folder, name), reason: 'its name is not valid UTF-8; rename it to send it' });
+    }
+  }
+  names.sort();
   for (const name of names) {
     const absolute = path.join(folder, name);
     const childRelative = relative === '' ? name : `${relative}/${name}`;
