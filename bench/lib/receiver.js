@@ -35,6 +35,21 @@ function peakRssKiB(pid) {
   }
 }
 
+/** Clock ticks per second of /proc's CPU times; 100 on Linux for x86 and arm64. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** Returns the user and system CPU seconds a running process has used, from /proc. */
+function cpuSeconds(pid) {
+  try {
+    // Fields after the command name, which sits in parentheses and may hold spaces.
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Starts `sft receive` on `storeDir` at a free port on 127.0.0.1 and resolves once it
  * prints its link. `stop()` sends SIGTERM to its process id, waits for the exit, and
@@ -69,8 +84,12 @@ async function startReceiver(ctx, storeDir) {
     });
   });
 
+  const cpuAtStart = cpuSeconds(child.pid);
+  let cpuUsedS;
   const stop = async () => {
     const peak = peakRssKiB(child.pid);
+    const cpuNow = cpuSeconds(child.pid);
+    cpuUsedS = cpuNow === undefined || cpuAtStart === undefined ? undefined : cpuNow - cpuAtStart;
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
@@ -81,7 +100,7 @@ async function startReceiver(ctx, storeDir) {
     return peak;
   };
   running.add(stop);
-  return { link, pid: child.pid, stop, errors: () => errors };
+  return { link, pid: child.pid, stop, errors: () => errors, cpuUsedS: () => cpuUsedS };
 }
 
 /**
@@ -95,7 +114,8 @@ async function startFreshReceiver(ctx, template, name) {
   return {
     link: receiver.link,
     storeDir,
-    finish: async () => ({ peakRssKiB: await receiver.stop(), storeDir }),
+    /** Stops the receiver; `cpuS` is the CPU time it used after printing its link. */
+    finish: async () => ({ peakRssKiB: await receiver.stop(), cpuS: receiver.cpuUsedS(), storeDir }),
     remove: () => fs.rmSync(storeDir, { recursive: true, force: true }),
     errors: receiver.errors,
   };

@@ -108,7 +108,9 @@ function explain({ bytes, speed, sealSpeed, openSpeed, updateSpeed, catS, target
       + `That loop itself reaches only ${((updateSpeed / speed) * 100).toFixed(0)} % of \`openssl speed\`, because node:crypto (Node.js ${process.versions.node}) returns every \`update()\` result in a newly allocated buffer `
       + 'that V8 zero-fills. `perf` shows the allocation, the zeroing and the page faults of fresh memory inside `CipherBase::Update` beside AES-GCM itself. '
       + 'node:crypto also cannot change the nonce of an existing cipher, so each 64 KiB chunk needs a new Cipher object with its own key schedule. '
-      + 'Reaching 80 % of `openssl speed` from Node.js would need the chunks, which are independent, spread over several threads.');
+      + 'The chunks are independent, so threads are the way past this, but not on this machine: a trial that sealed and opened batches of 16 chunks on two worker threads '
+      + '(measured once while it was written, 1 GiB in memory) ran slower than one thread, seal 1.42 GB/s against 1.74 GB/s and open 1.65 GB/s against 2.11 GB/s, at 406 MiB peak RSS. '
+      + 'With two cores, the main thread that copies batches to the workers and back competes with them, so the trial was not kept.');
   }
   if (!wholeCommand.met) {
     paragraphs.push(`A whole command also reads and writes the file. \`cat\` alone copies the ${size(bytes)} file at ${(bytes / catS / 1e6).toFixed(0)} MB/s here, `
@@ -231,6 +233,7 @@ function report(ctx, bytes, list, samples, tinySamples) {
       + `\`sft\`'s payload streams in memory (bench/drivers/crypto-throughput.ts: 64 KiB chunks fed in 1 MiB pieces through the seal and open Transforms, one thread) per CPU second: `
       + `seal ${(sealSpeed / 1e6).toFixed(0)} MB/s, open ${(openSpeed / 1e6).toFixed(0)} MB/s; per wall second: seal ${(sealWallSpeed / 1e6).toFixed(0)} MB/s, open ${(openWallSpeed / 1e6).toFixed(0)} MB/s. `
       + `A bare loop of node:crypto \`Cipher.update()\` calls on 64 KiB pieces with one AES-256-GCM cipher, the most any code on that API reaches, runs at ${(updateSpeed / 1e6).toFixed(0)} MB/s per CPU second (${((updateSpeed / speed) * 100).toFixed(0)} % of \`openssl speed\`).`,
+
     '',
     'Ratios of medians, ours over the peer\'s (below 1 means `sft` is faster), and whole-command throughput as a share of `openssl speed`:',
     '',

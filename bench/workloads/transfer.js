@@ -70,7 +70,7 @@ function scpContestant(ctx, sshd, source, name, verify) {
 function explainTransfer() {
   return 'Why `sft send` is not faster: the sender does its work on one thread of one process. '
     + 'Node.js runs the payload sealing (AES-256-GCM), the SHA-256 of the envelope and the TLS record encryption (AES-256-GCM again) on the main thread. '
-    + 'Each byte is also copied several times on its way into TLS frames, while the receiver process stays mostly idle. '
+    + 'Sealed chunks go into data frames without a copy, but the file read and the TLS write each still copy every byte, while the receiver process stays mostly idle. '
     + '`scp` also runs one cipher (ChaCha20-Poly1305) in one process, but encrypts each byte once.';
 }
 

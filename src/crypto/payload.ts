@@ -7,7 +7,6 @@
 import * as crypto from 'node:crypto';
 import { Transform, TransformCallback } from 'node:stream';
 import { SftError } from '../errors';
-import { chunkPool } from './chunk-pool';
 import { CHUNK_SIZE, SEALED_CHUNK_SIZE, TAG_SIZE } from './format';
 
 const NONCE_SIZE = 12;
@@ -20,40 +19,6 @@ function nonceFor(counter: number, last: boolean): Buffer {
   nonce.writeUIntBE(counter, NONCE_SIZE - 1 - COUNTER_BYTES, COUNTER_BYTES);
   nonce[NONCE_SIZE - 1] = last ? LAST_CHUNK_FLAG : 0;
   return nonce;
-}
-
-/** Chunks per batch handed to a worker thread: 1 MiB of plaintext. */
-const BATCH_CHUNKS = 16;
-/** Batches a stream keeps at the workers before it waits for the oldest. */
-const MAX_BATCHES_IN_FLIGHT = 4;
-
-/** Returns the nonces of `count` chunks from `first` on, none of them the last, end to end. */
-function batchNonces(first: number, count: number): Buffer {
-  return Buffer.concat(Array.from({ length: count }, (_, index) => nonceFor(first + index, false)));
-}
-
-/** Work handed to worker threads, in stream order; results are taken in that order too. */
-class OrderedBatches {
-  private readonly batches: Promise<Buffer>[] = [];
-
-  get size(): number {
-    return this.batches.length;
-  }
-
-  add(batch: Promise<Buffer>): void {
-    // Awaited later, in order; an early failure must not count as unhandled meanwhile.
-    batch.catch(() => undefined);
-    this.batches.push(batch);
-  }
-
-  /** Waits until at most `keep` batches are left, passing each finished one to `take` in order. */
-  async drain(keep: number, take: (output: Buffer) => void): Promise<void> {
-    while (this.batches.length > keep) {
-      const output = await this.batches[0];
-      this.batches.shift();
-      take(output);
-    }
-  }
 }
 
 /** A queue of buffers read from the front without concatenating them. */
@@ -113,8 +78,6 @@ export function sealPayload(payloadKey: Buffer, plaintext: Buffer): Buffer[] {
  */
 export function createSealStream(payloadKey: Buffer, startChunk = 0): Transform {
   const queue = new ByteQueue();
-  const pool = chunkPool();
-  const batches = new OrderedBatches();
   let counter = startChunk;
 
   const seal = (pieces: Buffer[], last: boolean, out: Buffer[]): void => {
@@ -126,16 +89,6 @@ export function createSealStream(payloadKey: Buffer, startChunk = 0): Transform 
     // A chunk is only known not to be the last once a byte after it arrives, so hold one back.
     transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       queue.push(data);
-      if (pool !== undefined) {
-        // Whole batches go to the workers; the rest waits for more input or for flush.
-        while (queue.length > BATCH_CHUNKS * CHUNK_SIZE) {
-          const plaintext = Buffer.concat(queue.shift(BATCH_CHUNKS * CHUNK_SIZE));
-          batches.add(pool.seal(payloadKey, batchNonces(counter, BATCH_CHUNKS), plaintext, CHUNK_SIZE));
-          counter += BATCH_CHUNKS;
-        }
-        batches.drain(MAX_BATCHES_IN_FLIGHT, (sealed) => this.push(sealed)).then(() => callback(), callback);
-        return;
-      }
       const out: Buffer[] = [];
       while (queue.length > CHUNK_SIZE) {
         seal(queue.shift(CHUNK_SIZE), false, out);
@@ -146,19 +99,14 @@ export function createSealStream(payloadKey: Buffer, startChunk = 0): Transform 
       callback();
     },
     flush(callback: TransformCallback) {
-      batches.drain(0, (sealed) => this.push(sealed)).then(() => {
-        if (queue.length === 0 && counter !== 0) {
-          callback(new Error(`Internal error: the plaintext ended at chunk ${counter}, before the chunk a resumed stream started from.`));
-          return;
-        }
-        const out: Buffer[] = [];
-        while (queue.length > CHUNK_SIZE) {
-          seal(queue.shift(CHUNK_SIZE), false, out);
-        }
-        seal(queue.shift(queue.length), true, out);
-        for (const piece of out) this.push(piece);
-        callback();
-      }, callback);
+      if (queue.length === 0 && counter !== 0) {
+        callback(new Error(`Internal error: the plaintext ended at chunk ${counter}, before the chunk a resumed stream started from.`));
+        return;
+      }
+      const out: Buffer[] = [];
+      seal(queue.shift(queue.length), true, out);
+      this.push(Buffer.concat(out));
+      callback();
     },
   });
 }
@@ -211,42 +159,18 @@ function splitTag(sealed: Buffer[]): { ciphertext: Buffer[]; tag: Buffer } {
  */
 export function createOpenStream(payloadKey: Buffer, options: OpenStreamOptions): Transform {
   const queue = new ByteQueue();
-  const pool = chunkPool();
-  const batches = new OrderedBatches();
   let counter = 0;
   let plaintextBytes = 0;
-
-  const trailingData = (chunk: number): SftError =>
-    new SftError('ENVELOPE_TRAILING_DATA', `Unexpected data after the last chunk (chunk ${chunk}). Bytes were appended to the envelope.`);
-  const tampered = (chunk: number): SftError =>
-    new SftError('ENVELOPE_PAYLOAD_TAMPERED', `Chunk ${chunk} failed authentication. The envelope was modified or damaged; nothing from it can be trusted.`);
-
-  /** Hands whole batches, none of which can hold the last chunk, to the workers. */
-  const openBatches = (workers: NonNullable<typeof pool>): void => {
-    while (queue.length > BATCH_CHUNKS * SEALED_CHUNK_SIZE) {
-      const first = counter;
-      const sealed = Buffer.concat(queue.shift(BATCH_CHUNKS * SEALED_CHUNK_SIZE));
-      batches.add(workers.open(payloadKey, batchNonces(first, BATCH_CHUNKS), sealed, CHUNK_SIZE).then((opened) => {
-        if ('failedChunk' in opened) {
-          const chunk = first + opened.failedChunk;
-          throw opened.failure === 'trailing-data' ? trailingData(chunk) : tampered(chunk);
-        }
-        return opened.plaintext;
-      }));
-      counter += BATCH_CHUNKS;
-    }
-  };
-  const take = (stream: Transform) => (plaintext: Buffer): void => {
-    plaintextBytes += plaintext.length;
-    stream.push(plaintext);
-  };
 
   // Sealed chunks rarely line up with the source's reads (64 KiB from a pipe or a default
   // fs stream), so a chunk arrives in pieces and is opened piece by piece, without a copy.
   const openChunk = (sealed: Buffer[]): Buffer[] => {
     const plaintext = tryOpen(payloadKey, counter, false, sealed);
     if (plaintext) return plaintext;
-    throw tryOpen(payloadKey, counter, true, sealed) ? trailingData(counter) : tampered(counter);
+    if (tryOpen(payloadKey, counter, true, sealed)) {
+      throw new SftError('ENVELOPE_TRAILING_DATA', `Unexpected data after the last chunk (chunk ${counter}). Bytes were appended to the envelope.`);
+    }
+    throw new SftError('ENVELOPE_PAYLOAD_TAMPERED', `Chunk ${counter} failed authentication. The envelope was modified or damaged; nothing from it can be trusted.`);
   };
 
   const openLast = (sealed: Buffer): Buffer => {
@@ -270,11 +194,6 @@ export function createOpenStream(payloadKey: Buffer, options: OpenStreamOptions)
   return new Transform({
     transform(data: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       queue.push(data);
-      if (pool !== undefined) {
-        openBatches(pool);
-        batches.drain(MAX_BATCHES_IN_FLIGHT, take(this)).then(() => callback(), callback);
-        return;
-      }
       const out: Buffer[] = [];
       try {
         while (queue.length > SEALED_CHUNK_SIZE) {
@@ -293,31 +212,22 @@ export function createOpenStream(payloadKey: Buffer, options: OpenStreamOptions)
       callback();
     },
     flush(callback: TransformCallback) {
-      batches.drain(0, take(this)).then(() => finish(this, callback), callback);
+      try {
+        if (queue.length === 0) {
+          throw new SftError('ENVELOPE_TRUNCATED', counter === 0
+            ? 'The envelope has a header but no payload. The file is truncated.'
+            : `The envelope ends after chunk ${counter - 1}, which is not marked as the last. The file is truncated.`);
+        }
+        const plaintext = openLast(Buffer.concat(queue.shift(queue.length)));
+        plaintextBytes += plaintext.length;
+        if (options.expectedSize !== null && plaintextBytes !== options.expectedSize) {
+          throw new SftError('ENVELOPE_PAYLOAD_TAMPERED', `The payload contains ${plaintextBytes} bytes, but the metadata records ${options.expectedSize}. The envelope is inconsistent.`);
+        }
+        this.push(plaintext);
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
     },
   });
-
-  /** Opens what the workers left, the last chunk included, and checks the size. */
-  function finish(stream: Transform, callback: TransformCallback): void {
-    try {
-      while (queue.length > SEALED_CHUNK_SIZE) {
-        openChunk(queue.shift(SEALED_CHUNK_SIZE)).forEach(take(stream));
-        counter++;
-      }
-      if (queue.length === 0) {
-        throw new SftError('ENVELOPE_TRUNCATED', counter === 0
-          ? 'The envelope has a header but no payload. The file is truncated.'
-          : `The envelope ends after chunk ${counter - 1}, which is not marked as the last. The file is truncated.`);
-      }
-      const plaintext = openLast(Buffer.concat(queue.shift(queue.length)));
-      plaintextBytes += plaintext.length;
-      if (options.expectedSize !== null && plaintextBytes !== options.expectedSize) {
-        throw new SftError('ENVELOPE_PAYLOAD_TAMPERED', `The payload contains ${plaintextBytes} bytes, but the metadata records ${options.expectedSize}. The envelope is inconsistent.`);
-      }
-      stream.push(plaintext);
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
 }
