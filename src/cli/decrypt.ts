@@ -4,16 +4,17 @@
 import * as path from 'node:path';
 import { STDIO, decryptFile, inspectEnvelope, loadPrivateKey } from '../crypto';
 import { SftError, isSftError } from '../errors';
-import { CliIo, Command, EXIT_OK, expectPositionals, parseOptions, writeLine } from './io';
+import { CliIo, Command, checkOutputFree, EXIT_OK, expectPositionals, parseOptions, writeLine } from './io';
 import { readSecret, requireSecret } from './secrets';
 
-const usage = 'sft decrypt IN -o OUT [--passphrase-file F] [--identity PRIVATE.pem [--identity-passphrase-file F]]...';
+const usage = 'sft decrypt IN -o OUT [--force] [--passphrase-file F] [--identity PRIVATE.pem [--identity-passphrase-file F]]...';
 
 export const decrypt: Command = {
   usage,
   async run(argv: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseOptions(argv, {
       output: { type: 'string', short: 'o' },
+      force: { type: 'boolean', short: 'f' },
       'passphrase-file': { type: 'string' },
       identity: { type: 'string', short: 'i', multiple: true },
       'identity-passphrase-file': { type: 'string' },
@@ -27,6 +28,7 @@ export const decrypt: Command = {
     if (input !== STDIO && output !== STDIO && path.resolve(input) === path.resolve(output)) {
       throw new SftError('USAGE', `Input and output are the same file ${input}. Choose another -o.`);
     }
+    await checkOutputFree(output, values.force === true);
 
     const privateKeys = [];
     for (const file of values.identity ?? []) {
@@ -46,7 +48,7 @@ export const decrypt: Command = {
       throw new SftError('USAGE', `Nothing to decrypt with: give --passphrase-file F, SFT_PASSPHRASE, or --identity PRIVATE.pem. Usage: ${usage}`);
     }
 
-    const metadata = await decryptFile(input, output, { passphrase, privateKeys }, { stdin: io.stdin, stdout: io.stdout });
+    const metadata = await decryptFile(input, output, { passphrase, privateKeys }, { stdin: io.stdin, stdout: io.stdout, replace: values.force === true });
     if (output !== STDIO) {
       writeLine(io.stderr, `Decrypted ${input} to ${output} (originally "${metadata.name}", ${metadata.size ?? 'unknown'} bytes).`);
     }

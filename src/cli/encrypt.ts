@@ -5,16 +5,17 @@ import * as path from 'node:path';
 import { Recipient, STDIO, derivePassphraseKey, encryptFile, loadPublicKey } from '../crypto';
 import { DEFAULT_PBKDF2_ITERATIONS } from '../crypto/stanza';
 import { SftError } from '../errors';
-import { CliIo, Command, EXIT_OK, expectPositionals, parseOptions } from './io';
+import { CliIo, Command, checkOutputFree, EXIT_OK, expectPositionals, parseOptions } from './io';
 import { readSecret } from './secrets';
 
-const usage = 'sft encrypt IN -o OUT [--passphrase-file F] [--recipient PUBLIC.pem]... [--require-both] [--iterations N]';
+const usage = 'sft encrypt IN -o OUT [--force] [--passphrase-file F] [--recipient PUBLIC.pem]... [--require-both] [--iterations N]';
 
 export const encrypt: Command = {
   usage,
   async run(argv: string[], io: CliIo): Promise<number> {
     const { values, positionals } = parseOptions(argv, {
       output: { type: 'string', short: 'o' },
+      force: { type: 'boolean', short: 'f' },
       'passphrase-file': { type: 'string' },
       recipient: { type: 'string', short: 'r', multiple: true },
       'require-both': { type: 'boolean' },
@@ -29,6 +30,7 @@ export const encrypt: Command = {
     if (input !== STDIO && output !== STDIO && path.resolve(input) === path.resolve(output)) {
       throw new SftError('USAGE', `Input and output are the same file ${input}. Choose another -o.`);
     }
+    await checkOutputFree(output, values.force === true);
     const iterations = values.iterations === undefined ? DEFAULT_PBKDF2_ITERATIONS : Number(values.iterations);
     if (!Number.isInteger(iterations)) {
       throw new SftError('USAGE', `Invalid --iterations "${values.iterations}": give a whole number, at least 100000 (default ${DEFAULT_PBKDF2_ITERATIONS}).`);
@@ -46,7 +48,7 @@ export const encrypt: Command = {
     });
 
     const recipients = await buildRecipients(passphrase, publicKeys, values['require-both'] === true, iterations);
-    await encryptFile(input, output, recipients, { stdin: io.stdin, stdout: io.stdout });
+    await encryptFile(input, output, recipients, { stdin: io.stdin, stdout: io.stdout, replace: values.force === true });
     return EXIT_OK;
   },
 };

@@ -7,11 +7,11 @@
 import { SftError, isSftError } from '../errors';
 import { exportEntryToZip, findEntry } from '../transfer/export-entry';
 import { loadReceiverPrivateKey } from '../transfer/receiver-keys';
-import { CliIo, Command, EXIT_OK, expectPositionals, parseOptions, writeLine } from './io';
+import { CliIo, Command, checkOutputFree, EXIT_OK, expectPositionals, parseOptions, writeLine } from './io';
 import { formatBytes, openStoreReadOnly } from './list';
 import { requireSecret } from './secrets';
 
-const usage = 'sft export --store DIR ID -o OUT.zip [--passphrase-file F] [--zip-password-file F] [--identity-passphrase-file F]';
+const usage = 'sft export --store DIR ID -o OUT.zip [--force] [--passphrase-file F] [--zip-password-file F] [--identity-passphrase-file F]';
 
 export const exportCommand: Command = {
   usage,
@@ -19,6 +19,7 @@ export const exportCommand: Command = {
     const { values, positionals } = parseOptions(argv, {
       store: { type: 'string' },
       output: { type: 'string', short: 'o' },
+      force: { type: 'boolean', short: 'f' },
       'passphrase-file': { type: 'string' },
       'zip-password-file': { type: 'string' },
       'identity-passphrase-file': { type: 'string' },
@@ -30,6 +31,7 @@ export const exportCommand: Command = {
     if (values.output === '-') {
       throw new SftError('USAGE', 'Cannot write the ZIP to standard output (-o -): it goes to a temporary file that is renamed once complete. Give a file path such as -o out.zip.');
     }
+    await checkOutputFree(values.output, values.force === true);
     const store = await openStoreReadOnly(values.store, usage);
     try {
       const entry = findEntry(store, positionals[0]);
@@ -64,7 +66,7 @@ export const exportCommand: Command = {
         confirm: true,
       });
 
-      const result = await exportEntryToZip(store, entry.id, { outPath: values.output, passphrase, privateKey, zipPassword });
+      const result = await exportEntryToZip(store, entry.id, { outPath: values.output, passphrase, privateKey, zipPassword, replace: values.force === true });
       writeLine(
         io.stderr,
         `Exported "${result.zipEntryName}" (${formatBytes(entry.plaintextSize)}) from entry ${entry.id} to ${values.output} (AES-256 ZIP).`,

@@ -4,6 +4,7 @@
  */
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { Readable, Writable } from 'node:stream';
+import { exists, outputExists } from '../atomic-output';
 import { SftError } from '../errors';
 
 export const EXIT_OK = 0;
@@ -58,4 +59,15 @@ export function expectPositionals(positionals: string[], count: number, what: st
 
 export function writeLine(stream: Writable, line: string): void {
   stream.write(`${line}\n`);
+}
+
+/**
+ * Fails with FILE_EXISTS when `output` is a path that exists and `force` is not set, before
+ * any slow work (a key derivation, a decryption) is done. The final move into place checks
+ * again, so a file created in between is not replaced either.
+ */
+export async function checkOutputFree(output: string, force: boolean): Promise<void> {
+  if (!force && output !== '-' && (await exists(output))) {
+    throw outputExists(output);
+  }
 }

@@ -4,11 +4,11 @@
  * Outputs go to a temporary file beside the target, renamed into place only after the
  * last byte is written and flushed. On any failure the target path is left untouched.
  */
-import * as crypto from 'node:crypto';
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { OutputOptions, writeOutputAtomically } from '../atomic-output';
 import { SftError } from '../errors';
 import { EnvelopeSeam, EnvelopeWriter, FileMetadata, openEnvelope } from './envelope';
 import { Identities, Recipient } from './stanza';
@@ -32,35 +32,14 @@ export function ioError(error: unknown, file: string, action: string): SftError 
 }
 
 /**
- * Runs `write` against a temporary file next to `target`, then flushes and renames it onto
- * `target`. The temporary file is removed if `write` or the flush fails.
+ * Runs `write` against a temporary file next to `target`, then flushes it and moves it onto
+ * `target` (see atomic-output.ts). The temporary file is removed if anything fails.
  */
-export async function writeFileAtomically(target: string, write: (output: Writable) => Promise<void>): Promise<void> {
-  const dir = path.dirname(path.resolve(target));
-  const temp = path.join(dir, `.${path.basename(target)}.sft-${crypto.randomBytes(4).toString('hex')}.tmp`);
-  const output = createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: READ_CHUNK_BYTES });
+export async function writeFileAtomically(target: string, write: (output: Writable) => Promise<void>, options: OutputOptions = {}): Promise<void> {
   try {
-    await new Promise<void>((resolve, reject) => {
-      output.once('open', () => resolve());
-      output.once('error', reject);
-    });
-    await write(output);
-    await flushToDisk(temp);
-    await fs.rename(temp, target);
+    await writeOutputAtomically(target, write, options);
   } catch (error) {
-    output.destroy();
-    await fs.rm(temp, { force: true }).catch(() => undefined);
     throw ioError(error, target, 'write');
-  }
-}
-
-/** Flushes a closed file's data to the disk. On Linux fsync flushes the file through any open descriptor. */
-export async function flushToDisk(file: string): Promise<void> {
-  const handle = await fs.open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
@@ -86,6 +65,8 @@ export interface FileOptions {
   stdin?: Readable;
   stdout?: Writable;
   seam?: EnvelopeSeam;
+  /** False: an existing output file is an error (FILE_EXISTS) instead of being replaced. */
+  replace?: boolean;
 }
 
 /** Encrypts `input` (a path or `-`) to `output` (a path or `-`) for `recipients`. */
@@ -103,7 +84,7 @@ export async function encryptFile(input: string, output: string, recipients: Rec
   if (output === STDIO) {
     await run(options.stdout ?? process.stdout);
   } else {
-    await writeFileAtomically(output, run);
+    await writeFileAtomically(output, run, { replace: options.replace });
   }
   return metadata;
 }
@@ -126,7 +107,7 @@ export async function decryptFile(input: string, output: string, identities: Ide
   if (output === STDIO) {
     await pipeline(opened.payload, options.stdout ?? process.stdout, { end: false });
   } else {
-    await writeFileAtomically(output, (sink) => pipeline(opened.payload, sink));
+    await writeFileAtomically(output, (sink) => pipeline(opened.payload, sink), { replace: options.replace });
   }
   return opened.metadata;
 }

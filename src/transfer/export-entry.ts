@@ -16,6 +16,8 @@ export interface ExportOptions {
   /** The receiver's envelope private key. */
   privateKey: KeyObject;
   zipPassword: string;
+  /** False: fail with FILE_EXISTS instead of replacing a file at `outPath`. Default true. */
+  replace?: boolean;
 }
 
 export interface ExportResult {
@@ -60,7 +62,9 @@ export async function exportEntryToZip(store: Store, id: string, options: Export
   const mtimeMs = opened.metadata.mtimeMs ?? Date.parse(entry.receivedAt);
   const mtime = Number.isFinite(mtimeMs) ? new Date(mtimeMs) : new Date();
   try {
-    const summary = await writeEncryptedZipFile(options.outPath, [{ name: zipEntryName, mtime, source: opened.payload }], options.zipPassword);
+    const summary = await writeEncryptedZipFile(options.outPath, [{ name: zipEntryName, mtime, source: opened.payload }], options.zipPassword, {
+      replace: options.replace,
+    });
     return { entry, metadata: opened.metadata, zipEntryName, archiveBytes: summary.archiveBytes };
   } finally {
     opened.payload.destroy();

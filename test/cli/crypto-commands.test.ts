@@ -66,6 +66,25 @@ describe('sft keygen, encrypt, decrypt, inspect', () => {
     assert.equal(sha256(await fs.readFile(path.join(dir, 'by-key.bin'))), original);
   });
 
+  test('an existing output is kept unless --force', async () => {
+    await fs.writeFile(path.join(dir, 'taken.sft'), 'keep me');
+    const refused = sft(['encrypt', 'plain.bin', '-o', 'taken.sft', '--passphrase-file', 'pass', '--iterations', '100000']);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr.toString(), /taken\.sft already exists\. .*--force/);
+    assert.equal(await fs.readFile(path.join(dir, 'taken.sft'), 'utf8'), 'keep me');
+
+    const forced = sft(['encrypt', 'plain.bin', '-o', 'taken.sft', '--force', '--passphrase-file', 'pass', '--iterations', '100000']);
+    assert.equal(forced.status, 0, forced.stderr.toString());
+    await fs.writeFile(path.join(dir, 'taken.bin'), 'keep me too');
+    const decrypted = sft(['decrypt', 'taken.sft', '-o', 'taken.bin', '--passphrase-file', 'pass']);
+    assert.equal(decrypted.status, 1);
+    assert.equal(await fs.readFile(path.join(dir, 'taken.bin'), 'utf8'), 'keep me too');
+    const replaced = sft(['decrypt', 'taken.sft', '-f', '-o', 'taken.bin', '--passphrase-file', 'pass']);
+    assert.equal(replaced.status, 0, replaced.stderr.toString());
+    assert.equal(sha256(await fs.readFile(path.join(dir, 'taken.bin'))), sha256(await fs.readFile(path.join(dir, 'plain.bin'))));
+    assert.deepEqual((await fs.readdir(dir)).filter((name) => name.endsWith('.partial')), []);
+  });
+
   test('require-both needs key and passphrase', async () => {
     const sealed = sft(['encrypt', 'plain.bin', '-o', 'combined.sft', '--passphrase-file', 'pass', '--recipient', 'keys/public.pem', '--require-both', '--iterations', '100000']);
     assert.equal(sealed.status, 0, sealed.stderr.toString());

@@ -160,7 +160,7 @@ describe('envelope rejections', () => {
       return true;
     });
     assert.equal(await exists(target), false, 'target must not exist after a failure');
-    const leftovers = (await fs.readdir(dir)).filter((name) => name.endsWith('.tmp'));
+    const leftovers = (await fs.readdir(dir)).filter((name) => name.endsWith('.partial'));
     assert.deepEqual(leftovers, []);
   }
 
