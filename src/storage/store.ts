@@ -57,6 +57,8 @@ export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
 
 /** Bytes written between automatic checkpoints, by default: 8 MiB. */
 export const DEFAULT_CHECKPOINT_INTERVAL_BYTES = 8 * 1024 * 1024;
+/** Age up to which a free-space reading serves later offers. */
+const FREE_SPACE_READING_MS = 100;
 /** Longest time a stored file waits to appear in index.json. */
 export const INDEX_SAVE_DELAY_MS = 500;
 
@@ -134,6 +136,8 @@ export class Store {
   private indexWriteChain: Promise<void> = Promise.resolve();
   private queuedIndexWrite: Promise<void> | undefined;
   private indexSaveTimer: NodeJS.Timeout | undefined;
+  /** The last free-space reading, and the envelope bytes offered since it was taken. */
+  private freeSpace: { readAt: number; available: number; offeredSince: number } | undefined;
   private closed = false;
 
   private constructor(dir: string, options: StoreOptions) {
@@ -362,6 +366,9 @@ export class Store {
     // Reserve the whole envelope while the partial is opened; the reservation shrinks to
     // the bytes still to come once the upload is active.
     this.pendingReservations += state.envelopeSize;
+    if (this.freeSpace !== undefined) {
+      this.freeSpace.offeredSince += state.envelopeSize;
+    }
     let opened: Awaited<ReturnType<typeof Upload.open>>;
     try {
       await this.checkSpaceWith(0, this.reservedBytes());
@@ -689,6 +696,13 @@ export class Store {
   }
 
   private async checkSpaceWith(bytes: number, reserved: number): Promise<void> {
+    const needed = bytes + reserved + this.options.minFreeBytes;
+    // Many small files in a row reuse a recent reading, less every byte offered since it.
+    const recent = this.freeSpace;
+    if (recent !== undefined && Date.now() - recent.readAt < FREE_SPACE_READING_MS && recent.available - recent.offeredSince >= needed) {
+      return;
+    }
+
     let available: number;
     try {
       const stats = await fs.statfs(this.dir);
@@ -696,8 +710,8 @@ export class Store {
     } catch (error) {
       throw toStorageError(error, `read the free space of ${this.dir}`);
     }
+    this.freeSpace = { readAt: Date.now(), available, offeredSince: 0 };
 
-    const needed = bytes + reserved + this.options.minFreeBytes;
     if (available < needed) {
       throw new SftError(
         'DISK_FULL',

@@ -129,6 +129,9 @@ interface OutgoingFile {
 /** Minimum time between two 'file-progress' events, in milliseconds. */
 const PROGRESS_INTERVAL_MS = 200;
 
+/** System errors that end a send whose receiver was never reached: nothing listens there. */
+const FINAL_FIRST_CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH']);
+
 /** Codes after which connecting again may help. */
 const RETRYABLE_CODES = new Set(['CONNECTION_FAILED', 'TIMEOUT']);
 
@@ -158,6 +161,8 @@ class SendSession {
   private connectCount = 0;
   /** Transfer id of the file whose data frames are being sent, for a `cancel` on abort. */
   private streaming: string | undefined;
+  /** True once a login succeeded; until then a refused connection is not retried. */
+  private reached = false;
   /** The passphrase's key, derived once for every envelope of this send. */
   private passphraseKey: Promise<PassphraseKey> | undefined;
 
@@ -237,7 +242,9 @@ class SendSession {
   private async recover(error: unknown): Promise<void> {
     const failure = this.cancelledOr(error);
     this.dropConnection(failure);
-    if (!RETRYABLE_CODES.has(failure.code)) {
+    // Nothing listening at an address never reached in this send is reported at once, as
+    // ssh does. Resets and timeouts are retried: a busy receiver closes new connections.
+    if (!RETRYABLE_CODES.has(failure.code) || (!this.reached && FINAL_FIRST_CONNECT_ERRORS.has(errnoCode(failure.cause) ?? ''))) {
       throw failure;
     }
     this.failures++;
@@ -290,17 +297,7 @@ class SendSession {
   /** Sends a small file's offer, whole envelope and `end` without waiting for an answer. */
   private async sendEager(connection: SenderConnection, upload: OutgoingFile, index: number, count: number): Promise<void> {
     const { file, transferId } = upload;
-    await this.checkUnchanged(file);
-    let plaintext: Buffer;
-    try {
-      plaintext = await fs.readFile(file.path);
-    } catch (error) {
-      throw new SftError('IO_FAILED', `Cannot read ${file.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, { cause: error });
-    }
-    if (plaintext.length !== file.size) {
-      throw new SftError('IO_FAILED', `${file.path} changed while it was being sent. Send it again once it no longer changes.`);
-    }
-    const envelope = upload.writer.sealWhole(plaintext);
+    const envelope = upload.writer.sealWhole(await readWholeFile(file));
     upload.sha256 = crypto.createHash('sha256').update(envelope).digest('hex');
 
     this.progress({ type: 'file-start', file, index, count, offset: 0, envelopeSize: upload.envelopeSize });
@@ -414,6 +411,7 @@ class SendSession {
     }
     this.publicKeyPem = connection.publicKeyPem;
     this.connection = connection;
+    this.reached = true;
     this.progress({ type: 'connected', hostPort: this.hostPort, fingerprint: this.fingerprint });
     return connection;
   }
@@ -617,6 +615,43 @@ class SendSession {
     } catch {
       // A failing progress display must not stop the transfer.
     }
+  }
+}
+
+function errnoCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null ? (error as NodeJS.ErrnoException).code : undefined;
+}
+
+/**
+ * Reads a small file whole, after checking on the open file that its size and modification
+ * time are still those it was listed with. Throws IO_FAILED when it cannot be read or changed.
+ */
+async function readWholeFile(file: SourceFile): Promise<Buffer> {
+  const changed = (): SftError => new SftError('IO_FAILED', `${file.path} changed while it was being sent. Send it again once it no longer changes.`);
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(file.path, 'r');
+    const stats = await handle.stat();
+    if (stats.size !== file.size || stats.mtimeMs !== file.mtimeMs) {
+      throw changed();
+    }
+    const bytes = Buffer.allocUnsafe(file.size);
+    let filled = 0;
+    while (filled < file.size) {
+      const { bytesRead } = await handle.read(bytes, filled, file.size - filled, filled);
+      if (bytesRead === 0) {
+        throw changed();
+      }
+      filled += bytesRead;
+    }
+    return bytes;
+  } catch (error) {
+    if (isSftError(error)) {
+      throw error;
+    }
+    throw new SftError('IO_FAILED', `Cannot read ${file.path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`, { cause: error });
+  } finally {
+    await handle?.close();
   }
 }
 

@@ -114,7 +114,7 @@ test('resume of a folder cut while small files were in flight', async () => {
   }
 });
 
-test('retries exhausted when receiver is down', async () => {
+test('a receiver never reached fails at once', async () => {
   const target = await startReceiver();
   const port = target.port;
   await target.stop();
@@ -124,10 +124,37 @@ test('retries exhausted when receiver is down', async () => {
     const events: SendProgress[] = [];
     await assert.rejects(
       sendFiles(await sendOptions(port, [path.join(source, 'a.bin')], { retry: { attempts: 2, baseDelayMs: 5 }, onProgress: (event) => events.push(event) })),
+      (error) => isSftError(error, 'CONNECTION_FAILED') && /ECONNREFUSED/.test(error.message),
+    );
+    assert.equal(events.filter((event) => event.type === 'retry').length, 0);
+  } finally {
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
+
+test('retries exhausted when the receiver goes away', async () => {
+  const target = await startReceiver({ checkpointIntervalBytes: CHECKPOINT_BYTES });
+  const proxy = await CuttingProxy.start(target.port, 1_000_000);
+  const source = await tempDir('source');
+  try {
+    await writeRandomFile(path.join(source, 'big.bin'), 4_000_000, 3);
+    const events: SendProgress[] = [];
+    let closed: Promise<void> | undefined;
+    const onProgress = (event: SendProgress): void => {
+      events.push(event);
+      // After the cut the proxy stops listening, so every reconnection is refused.
+      if (event.type === 'retry') closed ??= proxy.stop();
+    };
+    await assert.rejects(
+      sendFiles(await sendOptions(proxy.port, [path.join(source, 'big.bin')], { retry: { attempts: 2, baseDelayMs: 5 }, onProgress })),
       (error) => isSftError(error, 'CONNECTION_FAILED') && error.message.includes('Gave up after 2 retries'),
     );
     assert.equal(events.filter((event) => event.type === 'retry').length, 2);
+    await closed;
   } finally {
+    await proxy.stop();
+    await target.stop();
     await fs.rm(source, { recursive: true, force: true });
     await fs.rm(target.storeDir, { recursive: true, force: true });
   }
