@@ -89,7 +89,7 @@ async function moveWithoutReplacing(from: string, to: string): Promise<void> {
 }
 
 /** Returns true when something exists at `file`, a broken symbolic link included. */
-export async function exists(file: string): Promise<boolean> {
+async function exists(file: string): Promise<boolean> {
   try {
     await lstat(file);
     return true;

@@ -4,7 +4,8 @@
  */
 import { parseArgs, ParseArgsConfig } from 'node:util';
 import { Readable, Writable } from 'node:stream';
-import { exists, outputExists } from '../atomic-output';
+import { lstat } from 'node:fs/promises';
+import { outputExists } from '../atomic-output';
 import { SftError } from '../errors';
 
 export const EXIT_OK = 0;
@@ -67,7 +68,19 @@ export function writeLine(stream: Writable, line: string): void {
  * again, so a file created in between is not replaced either.
  */
 export async function checkOutputFree(output: string, force: boolean): Promise<void> {
-  if (!force && output !== '-' && (await exists(output))) {
+  if (output === '-') {
+    return;
+  }
+  const stats = await lstat(output).catch(() => undefined);
+  if (stats === undefined) {
+    return;
+  }
+  // The output is written beside the target and moved over it, which must never replace a
+  // device, a pipe or a folder.
+  if (!stats.isFile()) {
+    throw new SftError('USAGE', `${output} is not a regular file. Give a new file path, or -o - to write to standard output.`);
+  }
+  if (!force) {
     throw outputExists(output);
   }
 }

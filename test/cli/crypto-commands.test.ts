@@ -83,6 +83,10 @@ describe('sft keygen, encrypt, decrypt, inspect', () => {
     assert.equal(replaced.status, 0, replaced.stderr.toString());
     assert.equal(sha256(await fs.readFile(path.join(dir, 'taken.bin'))), sha256(await fs.readFile(path.join(dir, 'plain.bin'))));
     assert.deepEqual((await fs.readdir(dir)).filter((name) => name.endsWith('.partial')), []);
+
+    const device = sft(['decrypt', 'taken.sft', '-o', '/dev/null', '--force', '--passphrase-file', 'pass']);
+    assert.equal(device.status, 2);
+    assert.match(device.stderr.toString(), /\/dev\/null is not a regular file\. .*-o -/);
   });
 
   test('require-both needs key and passphrase', async () => {
