@@ -108,8 +108,9 @@ function explain({ bytes, speed, sealSpeed, openSpeed, updateSpeed, catS, target
       + `That loop itself reaches only ${((updateSpeed / speed) * 100).toFixed(0)} % of \`openssl speed\`, because node:crypto (Node.js ${process.versions.node}) returns every \`update()\` result in a newly allocated buffer `
       + 'that V8 zero-fills. `perf` shows the allocation, the zeroing and the page faults of fresh memory inside `CipherBase::Update` beside AES-GCM itself. '
       + 'node:crypto also cannot change the nonce of an existing cipher, so each 64 KiB chunk needs a new Cipher object with its own key schedule. '
-      + 'The chunks are independent, so threads are the way past this, but not on this machine: a trial that sealed and opened batches of 16 chunks on two worker threads '
-      + '(measured once while it was written, 1 GiB in memory) ran slower than one thread, seal 1.42 GB/s against 1.74 GB/s and open 1.65 GB/s against 2.11 GB/s, at 406 MiB peak RSS. '
+      + 'The chunks are independent, so threads are the way past this, but not on this machine. '
+      + 'A trial sealed and opened batches of 16 chunks on two worker threads (measured once while it was written, 1 GiB in memory). '
+      + 'It ran slower than one thread: seal 1.42 GB/s against 1.74 GB/s, open 1.65 GB/s against 2.11 GB/s, at 406 MiB peak RSS. '
       + 'With two cores, the main thread that copies batches to the workers and back competes with them, so the trial was not kept.');
   }
   if (!wholeCommand.met) {
