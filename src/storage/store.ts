@@ -590,7 +590,11 @@ export class Store {
       if (!this.entries.has(entry.id)) {
         this.addEntry(entry);
         changed = true;
-        this.logger.warn(`Added stored file ${entry.id} to the index from its sidecar.`);
+        // A running receiver writes the index up to INDEX_SAVE_DELAY_MS after a file, so a
+        // read-only open beside it finds such files normally.
+        if (!this.options.readOnly) {
+          this.logger.warn(`Added stored file ${entry.id} to the index from its sidecar.`);
+        }
       }
     }
 

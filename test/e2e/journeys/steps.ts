@@ -358,7 +358,7 @@ export function pseudoRandomBytes(bytes: number, seed: string): Buffer {
   return Buffer.concat(blocks).subarray(0, bytes);
 }
 
-/** One entry of a receiver's store index (STORE/index.json). */
+/** One stored file of a receiver's store, as its sidecar and index.json record it. */
 export interface IndexEntry {
   id: string;
   senderUsername: string;
@@ -368,12 +368,18 @@ export interface IndexEntry {
   plaintextSize: number;
 }
 
-/** Reads the entries of a receiver's store; none when the store has no index yet. */
+/**
+ * Reads the entries of a receiver's store from the sidecars of its stored envelopes
+ * (STORE/files/ID.json beside ID.sft). They exist before a file is confirmed, while
+ * index.json may still lack the files of the last half second.
+ */
 export function readStoreIndex(storeDir: string): IndexEntry[] {
-  const file = path.join(storeDir, 'index.json');
-  if (!fs.existsSync(file)) return [];
-  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as { entries?: IndexEntry[] };
-  return parsed.entries ?? [];
+  const files = path.join(storeDir, 'files');
+  if (!fs.existsSync(files)) return [];
+  const names = fs.readdirSync(files);
+  return names
+    .filter((name) => name.endsWith('.json') && names.includes(name.replace(/\.json$/, '.sft')))
+    .map((name) => (JSON.parse(fs.readFileSync(path.join(files, name), 'utf8')) as { entry: IndexEntry }).entry);
 }
 
 /** Lists the files in one folder of a store (`files`, `partial`); none when it does not exist. */
