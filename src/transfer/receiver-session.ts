@@ -144,13 +144,21 @@ export class ReceiverSession {
   requestStop(): void {
     this.stopping = true;
     if (this.state === 'ready' || this.state === 'awaiting-hello' || this.state === 'awaiting-login') {
-      void this.channel.closeWith({ type: 'bye' });
+      void this.closeAfterReplies();
     }
+  }
+
+  /** Sends the answers still queued for stored files, then `bye`, and closes. */
+  private async closeAfterReplies(): Promise<void> {
+    this.state = 'closed';
+    await this.replies;
+    await this.channel.closeWith({ type: 'bye' });
   }
 
   /** Closes the connection at once; its partial upload is kept for resume. */
   abort(reason: string): void {
-    if (this.state === 'closed') {
+    // Not the state: a session that is closing may still wait for its queued answers.
+    if (this.channel.closed) {
       return;
     }
     this.host.logger.info(`Connection ${this.id} from ${this.remoteAddress} closed: ${reason}.`);
@@ -226,6 +234,10 @@ export class ReceiverSession {
   }
 
   private async handle(message: SenderMessage | Frame): Promise<void> {
+    if (this.state === 'closed') {
+      // The session decided to close with `bye`; what the sender sent meanwhile is dropped.
+      return;
+    }
     if (this.state === 'discarding') {
       this.discard(message);
       return;
@@ -240,8 +252,13 @@ export class ReceiverSession {
 
     switch (message.type) {
       case 'offer':
-        if (this.state !== 'ready' || this.stopping) {
+        if (this.state !== 'ready') {
           throw this.unexpected(message);
+        }
+        if (this.stopping) {
+          // An offer sent before the sender saw the stop: say bye, which it retries after.
+          await this.closeAfterReplies();
+          return;
         }
         await this.offer(message);
         return;
@@ -530,8 +547,7 @@ export class ReceiverSession {
       await this.replies;
     }
     if (this.stopping) {
-      await this.channel.closeWith({ type: 'bye' });
-      this.state = 'closed';
+      await this.closeAfterReplies();
     }
   }
 

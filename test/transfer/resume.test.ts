@@ -114,6 +114,37 @@ test('resume of a folder cut while small files were in flight', async () => {
   }
 });
 
+test('a receiver that stops mid-folder ends the send with a retryable error', async () => {
+  const target = await startReceiver();
+  const source = await tempDir('source');
+  try {
+    const folder = path.join(source, 'many');
+    await fs.mkdir(folder);
+    for (let index = 0; index < 300; index++) {
+      await writeRandomFile(path.join(folder, `file-${String(index).padStart(3, '0')}.bin`), 4096, index + 1);
+    }
+    let delivered = 0;
+    let stopping: Promise<void> | undefined;
+    const onProgress = (event: SendProgress): void => {
+      // Stop while eager offers are still in flight.
+      if (event.type === 'file-delivered' && ++delivered === 20) stopping = target.receiver.stop();
+    };
+    await assert.rejects(
+      sendFiles(await sendOptions(target.port, [folder], { retry: { attempts: 1, baseDelayMs: 5 }, onProgress })),
+      (error) => isSftError(error, 'CONNECTION_FAILED'),
+    );
+    await stopping;
+
+    const names = target.store.list().map((entry) => entry.displayName);
+    assert.ok(names.length >= 20, `${names.length} files stored`);
+    assert.equal(new Set(names).size, names.length, 'no file stored twice');
+  } finally {
+    await target.stop();
+    await fs.rm(source, { recursive: true, force: true });
+    await fs.rm(target.storeDir, { recursive: true, force: true });
+  }
+});
+
 test('a receiver never reached fails at once', async () => {
   const target = await startReceiver();
   const port = target.port;
