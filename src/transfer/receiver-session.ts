@@ -256,7 +256,7 @@ export class ReceiverSession {
           throw this.unexpected(message);
         }
         if (this.stopping) {
-          // An offer sent before the sender saw the stop: say bye, which it retries after.
+          // The sender sent this offer before it learned of the stop. It gets bye and retries later.
           await this.closeAfterReplies();
           return;
         }
@@ -529,8 +529,8 @@ export class ReceiverSession {
       );
     }
 
-    // The file is stored in the background while the next offer is read; its answer is
-    // queued, so the sender still sees answers in the order of its offers.
+    // The file is stored in the background while the next offer is read. Its answer is
+    // queued behind earlier ones, so the sender sees answers in the order of its offers.
     this.transfer = undefined;
     this.state = 'ready';
     const finishing = upload.finish(sha256);
