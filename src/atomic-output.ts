@@ -5,7 +5,7 @@
  * thus leaves the old target or the new one, never part of one.
  *
  * The receiver's store has its own writer for its small files (storage/atomic-file.ts),
- * whose temporary names the store's recovery knows.
+ * because the store's recovery removes temporary files by their name.
  */
 import { randomBytes } from 'node:crypto';
 import { close, createWriteStream, fsync, open } from 'node:fs';

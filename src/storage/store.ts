@@ -59,7 +59,7 @@ export const DEFAULT_MIN_FREE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_CHECKPOINT_INTERVAL_BYTES = 8 * 1024 * 1024;
 /** Age up to which a free-space reading serves later offers. */
 const FREE_SPACE_READING_MS = 100;
-/** Longest time a stored file waits to appear in index.json. */
+/** Maximum delay before a stored file is written to index.json. */
 export const INDEX_SAVE_DELAY_MS = 500;
 
 export const INDEX_FILE_NAME = 'index.json';

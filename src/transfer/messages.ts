@@ -25,8 +25,8 @@ export const MAX_ENTRY_ID_CHARS = 128;
 export const TRANSFER_ID_HEX_CHARS = 32;
 export const SHA256_HEX_CHARS = 64;
 /**
- * Largest envelope a sender may offer eagerly (data frames and `end` right after the offer,
- * without waiting for `accept`); the receiver keeps such an upload in memory.
+ * Maximum envelope size of an eager offer, whose data frames and `end` follow the offer
+ * without waiting for `accept`. The receiver keeps such an upload in memory.
  */
 export const MAX_EAGER_ENVELOPE_BYTES = 1024 * 1024;
 

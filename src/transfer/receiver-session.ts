@@ -71,8 +71,8 @@ export interface SessionHost {
 }
 
 /**
- * Finished files whose storing may still run while the session reads the next offer. Their
- * answers go out in order; each holds at most one in-memory upload (1 MiB).
+ * Maximum count of finished files still being stored while the session reads the next
+ * offer. Their replies go out in order, and each keeps at most one 1 MiB upload in memory.
  */
 const MAX_BACKGROUND_COMMITS = 8;
 
@@ -97,10 +97,10 @@ export class ReceiverSession {
   private transfer: ActiveTransfer | undefined;
   /** A rejected eager offer whose data frames and `end` are still arriving, to be dropped. */
   private discarding: { transferId: string; remaining: number } | undefined;
-  /** Messages to the sender and file commits, in the order the sender must see their answers. */
+  /** Messages to the sender and file commits, in the order the sender must see their replies. */
   private replies: Promise<void> = Promise.resolve();
   private backgroundCommits = 0;
-  /** The first error of a queued reply or commit; it ends the session. */
+  /** The first error of a queued reply or commit, which ends the session. */
   private replyError: SftError | undefined;
   private readonly startedAt = Date.now();
   private stopping = false;
@@ -148,7 +148,7 @@ export class ReceiverSession {
     }
   }
 
-  /** Sends the answers still queued for stored files, then `bye`, and closes. */
+  /** Sends the replies still queued for stored files, then `bye`, and closes the connection. */
   private async closeAfterReplies(): Promise<void> {
     this.state = 'closed';
     await this.replies;
@@ -157,7 +157,7 @@ export class ReceiverSession {
 
   /** Closes the connection at once; its partial upload is kept for resume. */
   abort(reason: string): void {
-    // Not the state: a session that is closing may still wait for its queued answers.
+    // Checks the socket, not the state, because a closing session may still wait for its queued replies.
     if (this.channel.closed) {
       return;
     }
@@ -235,7 +235,7 @@ export class ReceiverSession {
 
   private async handle(message: SenderMessage | Frame): Promise<void> {
     if (this.state === 'closed') {
-      // The session decided to close with `bye`; what the sender sent meanwhile is dropped.
+      // The session is closing with `bye`, so whatever the sender sent meanwhile is dropped.
       return;
     }
     if (this.state === 'discarding') {
@@ -257,6 +257,7 @@ export class ReceiverSession {
         }
         if (this.stopping) {
           // The sender sent this offer before it learned of the stop. It gets bye and retries later.
+          // NOTE: no test reproduces this race; the branch follows from reading the stop path.
           await this.closeAfterReplies();
           return;
         }
@@ -294,7 +295,7 @@ export class ReceiverSession {
     const discarding = this.discarding as { transferId: string; remaining: number };
     if ('body' in message) {
       if (message.body.length > discarding.remaining) {
-        throw new SftError('PROTOCOL_VIOLATION', `Transfer ${discarding.transferId} sent more bytes than its offer after being rejected.`);
+        throw new SftError('PROTOCOL_VIOLATION', `Rejected eager transfer ${discarding.transferId} sent more data than its offered size. A sender must stop at the size it offered.`);
       }
       discarding.remaining -= message.body.length;
       return;
@@ -340,7 +341,7 @@ export class ReceiverSession {
     }
 
     if (offer.eager && (upload.committedOffset !== 0 || upload.isComplete)) {
-      // The eager bytes start at 0, so they cannot continue a stored partial; it stays for a plain offer.
+      // The eager bytes start at 0, so they cannot continue a stored partial. The partial stays for a plain offer.
       await upload.close();
       this.host.releaseTransfer(this, username, offer.transferId);
       await this.reject(offer, 'TRANSFER_REJECTED', `An eager offer starts at byte 0, but ${upload.committedOffset} bytes of this transfer are already stored. Offer it again without "eager".`);
@@ -401,7 +402,7 @@ export class ReceiverSession {
     this.host.emit('transfer-start', { ...info, received: offset });
   }
 
-  /** Rejects an offer; after an eager one, its data frames and `end` are dropped on arrival. */
+  /** Rejects an offer. After an eager offer, its data frames and `end` are dropped on arrival. */
   private async reject(offer: Offer, code: RejectCode, message: string): Promise<void> {
     this.host.logger.warn(`Rejected transfer ${offer.transferId} from ${this.remoteAddress}: ${code}: ${message}`);
     this.host.emit('transfer-rejected', { connectionId: this.id, remoteAddress: this.remoteAddress, transferId: offer.transferId, code, message });
@@ -412,7 +413,7 @@ export class ReceiverSession {
     this.reply({ type: 'reject', transferId: offer.transferId, code, message: message.slice(0, 1024) });
   }
 
-  /** Sends `message` after every reply queued before it, without waiting. */
+  /** Queues `message` to be sent after every reply queued before it, and returns at once. */
   private reply(message: ReceiverMessage): void {
     this.queue(() => this.channel.send(message));
   }
@@ -529,8 +530,8 @@ export class ReceiverSession {
       );
     }
 
-    // The file is stored in the background while the next offer is read. Its answer is
-    // queued behind earlier ones, so the sender sees answers in the order of its offers.
+    // The file is stored in the background while the next offer is read. Its reply is
+    // queued behind earlier ones, so the sender sees replies in the order of its offers.
     this.transfer = undefined;
     this.state = 'ready';
     const finishing = upload.finish(sha256);

@@ -26,7 +26,7 @@ export const DATA_FRAME_BYTES = 256 * 1024;
 export const MAX_UNCOMMITTED_BYTES = 32 * 1024 * 1024;
 /** Largest file sent eagerly; its envelope stays below MAX_EAGER_ENVELOPE_BYTES whatever its header. */
 export const MAX_EAGER_FILE_BYTES = MAX_EAGER_ENVELOPE_BYTES / 2;
-/** Eager files whose answers may be outstanding at once, and their envelope bytes. */
+/** Maximum count and envelope bytes of eagerly sent files still waiting for their replies. */
 export const EAGER_WINDOW_FILES = 64;
 export const EAGER_WINDOW_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_RETRY_ATTEMPTS = 5;
@@ -257,10 +257,10 @@ class SendSession {
   }
 
   /**
-   * Sends the small files from `files[start]` on eagerly: each offer is followed at once by
-   * its envelope and `end`, and the answers are read while later files go out, at most
+   * Sends the small files from `files[start]` on eagerly. Each offer is followed at once by
+   * its envelope and `end`, and the replies are read while later files go out, at most
    * EAGER_WINDOW_FILES behind. Returns the index of the first file it did not take. After a
-   * broken connection, the files still waiting for an answer continue one by one, resumed.
+   * broken connection, the files still waiting for replies are resumed one by one.
    */
   private async sendEagerRun(files: SourceFile[], start: number, results: SendResult['files']): Promise<number> {
     const waiting: Array<{ upload: OutgoingFile; index: number }> = [];
@@ -268,13 +268,19 @@ class SendSession {
     let next = start;
     try {
       const connection = await this.connect();
+      // The oldest file leaves `waiting` only once settled, so a failure here resumes it too.
+      const settleOldest = async (): Promise<void> => {
+        const oldest = waiting[0];
+        results[oldest.index] = await this.settleEager(connection, oldest.upload);
+        waitingBytes -= oldest.upload.envelopeSize;
+        waiting.shift();
+      };
+
       while (next < files.length && files[next].size <= MAX_EAGER_FILE_BYTES) {
         this.checkCancelled();
         const upload = await this.prepare(files[next], connection);
         while (waiting.length > 0 && (waiting.length >= EAGER_WINDOW_FILES || waitingBytes + upload.envelopeSize > EAGER_WINDOW_BYTES)) {
-          results[waiting[0].index] = await this.settleEager(connection, waiting[0].upload);
-          waitingBytes -= waiting[0].upload.envelopeSize;
-          waiting.shift();
+          await settleOldest();
         }
         waiting.push({ upload, index: next });
         waitingBytes += upload.envelopeSize;
@@ -282,8 +288,7 @@ class SendSession {
         await this.sendEager(connection, upload, next - 1, files.length);
       }
       while (waiting.length > 0) {
-        results[waiting[0].index] = await this.settleEager(connection, waiting[0].upload);
-        waiting.shift();
+        await settleOldest();
       }
     } catch (error) {
       await this.recover(error);
@@ -294,7 +299,7 @@ class SendSession {
     return next;
   }
 
-  /** Sends a small file's offer, whole envelope and `end` without waiting for an answer. */
+  /** Sends a small file's offer, whole envelope and `end` without waiting for a reply. */
   private async sendEager(connection: SenderConnection, upload: OutgoingFile, index: number, count: number): Promise<void> {
     const { file, transferId } = upload;
     const envelope = upload.writer.sealWhole(await readWholeFile(file));
@@ -309,16 +314,16 @@ class SendSession {
     this.progress({ type: 'file-progress', file, sent: envelope.length, committed: 0, envelopeSize: upload.envelopeSize });
   }
 
-  /** Reads the answer and the confirmation of an eagerly sent file. */
+  /** Reads the reply to the offer of an eagerly sent file, then its confirmation. */
   private async settleEager(connection: SenderConnection, upload: OutgoingFile): Promise<DeliveredFile | RejectedFile> {
     const { file, transferId } = upload;
-    const answer = await connection.expect(['accept', 'reject'], this.timeouts.offerMs, `the answer to the offer of ${file.relativePath}`);
-    this.checkTransferId(answer.transferId, transferId);
-    if (answer.type === 'accept' && answer.offset !== 0) {
-      throw new SftError('PROTOCOL_VIOLATION', `Receiver ${this.hostPort} asked to resume the eager offer of ${file.relativePath} at byte ${answer.offset}.`);
+    const reply = await connection.expect(['accept', 'reject'], this.timeouts.offerMs, `the reply to the offer of ${file.relativePath}`);
+    this.checkTransferId(reply.transferId, transferId);
+    if (reply.type === 'accept' && reply.offset !== 0) {
+      throw new SftError('PROTOCOL_VIOLATION', `Receiver ${this.hostPort} requested a resume of the eager offer of ${file.relativePath} at byte ${reply.offset}.`);
     }
-    const result = answer.type === 'reject'
-      ? answer
+    const result = reply.type === 'reject'
+      ? reply
       : await connection.expect(['confirmed', 'reject'], this.timeouts.confirmMs, `the confirmation of ${file.relativePath}`);
     this.checkTransferId(result.transferId, transferId);
     return this.fileResult(upload, result);
@@ -326,11 +331,11 @@ class SendSession {
 
   private checkTransferId(received: string, expected: string): void {
     if (received !== expected) {
-      throw new SftError('PROTOCOL_VIOLATION', `Receiver ${this.hostPort} answered for transfer ${received} instead of ${expected}.`);
+      throw new SftError('PROTOCOL_VIOLATION', `Receiver ${this.hostPort} replied for transfer ${received} instead of ${expected}.`);
     }
   }
 
-  /** Records a file's final answer, `confirmed` or `reject`, and reports it. */
+  /** Returns a file's result from its final reply, `confirmed` or `reject`, and reports it. */
   private fileResult(
     upload: OutgoingFile,
     answer: { type: 'confirmed'; entryId: string } | { type: 'reject'; code: string; message: string },

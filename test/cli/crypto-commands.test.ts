@@ -68,9 +68,9 @@ describe('sft keygen, encrypt, decrypt, inspect', () => {
 
   test('an existing output is kept unless --force', async () => {
     await fs.writeFile(path.join(dir, 'taken.sft'), 'keep me');
-    const refused = sft(['encrypt', 'plain.bin', '-o', 'taken.sft', '--passphrase-file', 'pass', '--iterations', '100000']);
-    assert.equal(refused.status, 1);
-    assert.match(refused.stderr.toString(), /taken\.sft already exists\. .*--force/);
+    const rejected = sft(['encrypt', 'plain.bin', '-o', 'taken.sft', '--passphrase-file', 'pass', '--iterations', '100000']);
+    assert.equal(rejected.status, 1);
+    assert.match(rejected.stderr.toString(), /taken\.sft already exists\. .*--force/);
     assert.equal(await fs.readFile(path.join(dir, 'taken.sft'), 'utf8'), 'keep me');
 
     const forced = sft(['encrypt', 'plain.bin', '-o', 'taken.sft', '--force', '--passphrase-file', 'pass', '--iterations', '100000']);

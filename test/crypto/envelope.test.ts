@@ -279,7 +279,7 @@ test('sealWhole matches the streamed envelope', async () => {
 });
 
 describe('one passphrase key for several envelopes', () => {
-  test('each envelope opens with the passphrase, under its own nonce', async () => {
+  test('shared key wraps with distinct nonces', async () => {
     const key = await derivePassphraseKey('shared pass', ITERATIONS);
     const inputs = [crypto.randomBytes(100), crypto.randomBytes(70_000)];
     const envelopes = [
@@ -289,7 +289,8 @@ describe('one passphrase key for several envelopes', () => {
     const stanzas = envelopes.map((envelope) => parseHeader(envelope.subarray(0, envelope.readUInt32BE(5))).stanzas[0]);
     assert.deepEqual(stanzas.map((stanza) => stanza.type), [StanzaType.sharedPassphrase, StanzaType.sharedPassphraseRsa]);
     for (const stanza of stanzas) {
-      assert.ok('salt' in stanza && stanza.salt.equals(key.salt));
+      assert.ok('salt' in stanza, 'a passphrase stanza has a salt');
+      assert.ok(stanza.salt.equals(key.salt), 'the stanza uses the shared salt');
       assert.equal(stanza.iterations, ITERATIONS);
     }
     const nonces = stanzas.map((stanza) => ('nonce' in stanza ? stanza.nonce.toString('hex') : ''));
@@ -302,12 +303,12 @@ describe('one passphrase key for several envelopes', () => {
     await assert.rejects(openBytes(envelopes[0], { passphrase: 'other pass' }), (error: unknown) => isSftError(error) && error.code === 'ENVELOPE_WRONG_PASSPHRASE');
   });
 
-  test('a key with a bad passphrase or iteration count is refused before deriving', async () => {
+  test('invalid key derivation input rejected', async () => {
     await assert.rejects(derivePassphraseKey(''), (error: unknown) => isSftError(error) && error.code === 'USAGE');
     await assert.rejects(derivePassphraseKey('pass', 1000), /iteration count 1000 is outside/);
   });
 
-  test('envelopes with the older stanza types 1 and 3 still open', async () => {
+  test('legacy stanza types still open', async () => {
     const vectors = path.join(__dirname, '..', '..', '..', 'test', 'vectors');
     const legacy = await openBytes(await fs.readFile(path.join(vectors, 'legacy-type1-passphrase.sft')), { passphrase: 'correct horse battery staple' });
     assert.equal(legacy.stanzaType, StanzaType.passphrase);

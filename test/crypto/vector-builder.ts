@@ -6,8 +6,8 @@
  * rebuild them and compare byte for byte; the RSA vector is random (OAEP) and is only
  * checked in the decrypt direction.
  *
- * The two legacy vectors hold stanza types 1 and 3, which the writer no longer makes; they
- * were written by an earlier writer and stay, unchanged, to show that readers still open them.
+ * The two legacy vectors contain stanza types 1 and 3, which the writer no longer makes. An
+ * earlier writer made them, and they stay unchanged so that the tests check readers open them.
  */
 import * as crypto from 'node:crypto';
 import { promises as fs } from 'node:fs';

@@ -71,19 +71,25 @@ for (const cutAt of [3_000, 1_500_000, 3_333_333]) {
   });
 }
 
-test('resume of a folder cut while small files were in flight', async () => {
+/** Writes `count` random files of 4 KiB into a new folder `folder`; returns their SHA-256 by name. */
+async function writeSmallFiles(folder: string, count: number): Promise<Map<string, string>> {
+  await fs.mkdir(folder);
+  const hashes = new Map<string, string>();
+  for (let index = 0; index < count; index++) {
+    const name = `file-${String(index).padStart(3, '0')}.bin`;
+    hashes.set(name, await writeRandomFile(path.join(folder, name), 4096, index + 1));
+  }
+  return hashes;
+}
+
+test('resume after cut during eager sends', async () => {
   const target = await startReceiver();
   // Well inside the stream of eager offers: about 30 files of 4 KiB have passed.
   const proxy = await CuttingProxy.start(target.port, 150_000);
   const source = await tempDir('source');
   try {
     const folder = path.join(source, 'many');
-    await fs.mkdir(folder);
-    const originals = new Map<string, string>();
-    for (let index = 0; index < 120; index++) {
-      const name = `file-${String(index).padStart(3, '0')}.bin`;
-      originals.set(name, await writeRandomFile(path.join(folder, name), 4096, index + 1));
-    }
+    const originals = await writeSmallFiles(folder, 120);
 
     const events: SendProgress[] = [];
     const result = await sendFiles(await sendOptions(proxy.port, [folder], { onProgress: (event) => events.push(event) }));
@@ -114,15 +120,12 @@ test('resume of a folder cut while small files were in flight', async () => {
   }
 });
 
-test('a receiver that stops mid-folder ends the send with a retryable error', async () => {
+test('receiver stop mid-folder is retryable', async () => {
   const target = await startReceiver();
   const source = await tempDir('source');
   try {
     const folder = path.join(source, 'many');
-    await fs.mkdir(folder);
-    for (let index = 0; index < 300; index++) {
-      await writeRandomFile(path.join(folder, `file-${String(index).padStart(3, '0')}.bin`), 4096, index + 1);
-    }
+    await writeSmallFiles(folder, 300);
     let delivered = 0;
     let stopping: Promise<void> | undefined;
     const onProgress = (event: SendProgress): void => {
@@ -145,7 +148,7 @@ test('a receiver that stops mid-folder ends the send with a retryable error', as
   }
 });
 
-test('a receiver never reached fails at once', async () => {
+test('refused first connection fails at once', async () => {
   const target = await startReceiver();
   const port = target.port;
   await target.stop();

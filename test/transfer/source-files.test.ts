@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { collectFiles } from '../../src/transfer/source-files';
 import { tempDir } from './helpers';
 
-test('a name that is not UTF-8 is skipped, not fatal', { skip: process.platform !== 'linux' && 'needs a file system that stores raw bytes' }, async () => {
+test('non-UTF-8 name is skipped', { skip: process.platform !== 'linux' && 'needs a file system that stores raw bytes' }, async () => {
   const dir = await tempDir('names');
   try {
     const folder = path.join(dir, 'mixed');
